@@ -1,0 +1,33 @@
+"""`semcom`: the command line entry point. Run ``semcom --help``."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from semcom_ota.cli import doctor
+
+app = typer.Typer(
+    name="semcom",
+    help="semcom-ota: semantic communication over the air (LAM codecs, OFDM PHY, GNU Radio / SoapySDR links).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level.")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+app.command("doctor", help="Check the installation: GNU Radio, SoapySDR, NumPy<2, torch, models, datasets.")(doctor.doctor)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
