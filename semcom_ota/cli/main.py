@@ -6,7 +6,8 @@ import logging
 
 import typer
 
-from semcom_ota.cli import doctor
+from semcom_ota.cli import bench, doctor
+from semcom_ota.cli import eval as eval_cmd
 
 app = typer.Typer(
     name="semcom",
@@ -22,6 +23,8 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DE
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
+app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(bench.app, name="bench")
 app.command("doctor", help="Check the installation: GNU Radio, SoapySDR, NumPy<2, torch, models, datasets.")(doctor.doctor)
 
 
