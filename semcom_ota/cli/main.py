@@ -8,6 +8,7 @@ import typer
 
 from semcom_ota.cli import bench, doctor, report
 from semcom_ota.cli import eval as eval_cmd
+from semcom_ota.cli import kb as kb_cmd
 
 app = typer.Typer(
     name="semcom",
@@ -25,6 +26,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DE
 
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(bench.app, name="bench")
+app.add_typer(kb_cmd.app, name="kb")
 app.command("report", help="Draw the HTML report from a results JSON.")(report.report)
 app.command("doctor", help="Check the installation: GNU Radio, SoapySDR, NumPy<2, torch, models, datasets.")(doctor.doctor)
 

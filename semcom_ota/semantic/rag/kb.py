@@ -140,7 +140,8 @@ class KnowledgeBase:
             return [[] for _ in range(q.shape[0])]
         res = self.index.search(q, min(int(k), len(self)))
         keys, dist = np.atleast_2d(res.keys), np.atleast_2d(res.distances)
-        counts = np.atleast_1d(res.counts)
+        # one query -> usearch Matches (no .counts); several -> BatchMatches
+        counts = np.atleast_1d(getattr(res, "counts", len(np.atleast_1d(res.keys))))
         out = []
         for i in range(q.shape[0]):
             out.append([Hit(int(keys[i, j]), self.texts[int(keys[i, j])], float(1.0 - dist[i, j]))
