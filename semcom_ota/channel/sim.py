@@ -314,7 +314,7 @@ def fractional_resample(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     t = np.asarray(t, dtype=np.float64)
     n = x.size
     table = _sinc_table()
-    pad = _INTERP_HALF + 1
+    pad = 2 * _INTERP_HALF  # covers every index i-H+1 .. i+H of a valid output
     xp = np.concatenate([np.zeros(pad, np.complex64), x, np.zeros(pad, np.complex64)]).view(np.float32).reshape(-1, 2)
     out = np.empty(t.size, np.complex64)
     offs = np.arange(-_INTERP_HALF + 1, _INTERP_HALF + 1)
