@@ -44,6 +44,7 @@ __all__ = [
     "exponential_power_profile",
     "fractional_resample",
     "iq_image_rejection_db",
+    "noise_voltage",
     "preset_config",
     "rms_delay_spread_s",
     "tdl_power_profile",
@@ -145,6 +146,18 @@ def add_awgn(x: np.ndarray, snr_db: float, rng: np.random.Generator, signal_powe
     noise = _complex_noise(x.size, rng)
     noise *= np.float32(math.sqrt(n0))
     return x + noise
+
+
+def noise_voltage(snr_db: float, signal_power: float) -> float:
+    """Complex noise standard deviation ``sqrt(N0)`` for ``snr_db`` at signal power ``P_s``.
+
+    This is GNU Radio ``channels.channel_model``'s ``noise_voltage`` (the *total* complex noise std),
+    so a flowgraph and :func:`add_awgn` give the same SNR.
+    """
+    snr = _check_snr(snr_db)
+    if not (math.isfinite(signal_power) and signal_power > 0):
+        raise ValueError(f"signal_power = {signal_power!r}: expected a finite power > 0")
+    return math.sqrt(signal_power / 10.0 ** (snr / 10.0))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -375,6 +388,9 @@ class ChannelConfig(StrictModel):
     block_len_samples: int | None = Field(
         None, ge=1, description="fading coherence in output samples; None = one draw per apply() call"
     )
+    doppler_hz: float = Field(
+        0.0, ge=0.0, description="max Doppler (Hz): >0 = continuous sum-of-sinusoids fading (Jakes spectrum) across calls"
+    )
     profile: Literal["flat", "exponential", "EPA", "EVA", "ETU"] = "flat"
     rms_delay_s: float | None = Field(None, gt=0.0, le=1e-3, description="exponential profile RMS delay spread (s)")
     n_taps: int | None = Field(None, ge=1, le=4096, description="exponential profile length (taps)")
@@ -417,6 +433,12 @@ class ChannelConfig(StrictModel):
             )
         if self.profile == "exponential" and self.rms_delay_s is None and (self.n_taps is None or self.decay_db_per_tap is None):
             raise ValueError("profile = 'exponential': expected rms_delay_s, or both n_taps and decay_db_per_tap")
+        if self.doppler_hz and self.block_len_samples is not None:
+            raise ValueError("doppler_hz > 0 (continuous fading) and block_len_samples (block fading) exclude each other")
+        if self.doppler_hz and self.fading == "none":
+            raise ValueError(f"doppler_hz = {self.doppler_hz}: needs fading 'rayleigh' or 'rician', got fading = 'none'")
+        if self.doppler_hz >= self.sample_rate_hz / 2:
+            raise ValueError(f"doppler_hz = {self.doppler_hz}: expected < sample_rate_hz/2 = {self.sample_rate_hz / 2}")
         if self.profile != "exponential" and (self.rms_delay_s is not None or self.decay_db_per_tap is not None):
             raise ValueError(f"rms_delay_s / decay_db_per_tap apply to profile 'exponential' only, got profile = {self.profile!r}")
         return self
@@ -441,7 +463,8 @@ class ChannelSimulator:
     ``apply(x)`` takes complex64 ``[n]`` and returns complex64 ``[m]`` where
     ``m = n + L - 1`` (multipath tail) ``+ ceil(timing offset)``, stretched by ``1 + sro_ppm·1e-6``,
     minus dropped samples. CFO phase and phase noise continue across calls (the receiver's clock
-    runs on); fading is redrawn every call (or every ``block_len_samples``). ``reset()`` restores
+    runs on); fading is redrawn every call (or every ``block_len_samples``), or with ``doppler_hz > 0``
+    evolves continuously across calls (time-varying, streaming-capable). ``reset()`` restores
     the initial state (and the seed, so a reset simulator repeats itself).
 
     Attributes after a call: ``last_taps`` complex64 ``[n_blocks, L]``, ``last_noise_var`` (N0, or 0),
@@ -466,6 +489,8 @@ class ChannelSimulator:
         self.rng = make_rng(seed)  # a Generator passed in is reused as is (it cannot be rewound)
         self._t = 0  # receiver sample counter (for CFO phase continuity)
         self._pn_phase = 0.0
+        self._fade_t = 0  # sample counter of the continuous (Doppler) fading process
+        self._sos: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._ref_power: float | None = self.cfg.signal_power
         self.last_taps: np.ndarray | None = None
         self.last_noise_var = 0.0
@@ -484,7 +509,12 @@ class ChannelSimulator:
         if c.fading != "none" or c.profile != "flat":
             extra = f", K={c.rician_k_db:g} dB" if c.fading == "rician" else ""
             spread = rms_delay_spread_s(self._powers, c.sample_rate_hz)
-            block = "per apply() call" if c.block_len_samples is None else f"every {c.block_len_samples} samples"
+            if c.doppler_hz:
+                block = f"continuously (Doppler {c.doppler_hz:g} Hz, sum of sinusoids, state kept across calls)"
+            elif c.block_len_samples is None:
+                block = "per apply() call"
+            else:
+                block = f"every {c.block_len_samples} samples"
             out.append(
                 f"multipath: profile={c.profile} ({self.n_taps} tap(s) at {c.sample_rate_hz / 1e6:g} Msps, "
                 f"rms delay {spread * 1e9:.1f} ns), fading={c.fading}{extra}, redrawn {block}"
@@ -549,6 +579,8 @@ class ChannelSimulator:
             return x
         L = self.n_taps
         m = x.size + L - 1
+        if c.doppler_hz:
+            return self._doppler_multipath(x, m)
         n_blocks = 1 if c.block_len_samples is None else -(-m // c.block_len_samples)
         taps = draw_fading_taps(self._powers, n_blocks, c.fading, self.rng, c.rician_k_db)
         self.last_taps = taps
@@ -561,6 +593,48 @@ class ChannelSimulator:
         y = np.zeros(m, np.complex64)
         for l in np.flatnonzero(self._powers > 0):
             y[l : l + x.size] += taps[blk[l : l + x.size], l] * x
+        return y
+
+    _SOS_M = 16  # sinusoids per quadrature component
+
+    def _doppler_multipath(self, x: np.ndarray, m: int) -> np.ndarray:
+        """Continuous Rayleigh/Rician fading, Zheng–Xiao sum of sinusoids per tap (Jakes spectrum).
+
+        ``h_l(t) = sqrt(p_l/M) Σ_k [cos(ω_d t cos α_k + φ_k) + j cos(ω_d t sin α_k + ψ_k)]`` with
+        ``α_k = (2πk − π + θ)/(4M)``; autocorrelation ≈ ``J0(2π f_d τ)``. Evaluated on a grid of
+        ≥ 64 points per Doppler period and linearly interpolated. ``last_taps`` holds the taps at the
+        grid points ``[n_grid, L]``.
+        """
+        c = self.cfg
+        M = self._SOS_M
+        active = np.flatnonzero(self._powers > 0)
+        if self._sos is None:
+            theta = self.rng.uniform(-np.pi, np.pi, (active.size, 1))
+            alpha = (2 * np.pi * np.arange(1, M + 1)[None, :] - np.pi + theta) / (4 * M)
+            phi = self.rng.uniform(-np.pi, np.pi, (active.size, M))
+            psi = self.rng.uniform(-np.pi, np.pi, (active.size, M))
+            los = self.rng.uniform(-np.pi, np.pi)
+            self._sos = (alpha, phi, psi, np.array([los]))
+        alpha, phi, psi, los = self._sos
+        step = max(1, int(c.sample_rate_hz / (64.0 * c.doppler_hz)))
+        grid = np.arange(0, m + step, step, dtype=np.float64)
+        wt = 2 * np.pi * c.doppler_hz * (self._fade_t + grid) / c.sample_rate_hz  # [G]
+        re = np.cos(wt[:, None, None] * np.cos(alpha)[None] + phi[None]).sum(-1)  # [G, A]
+        im = np.cos(wt[:, None, None] * np.sin(alpha)[None] + psi[None]).sum(-1)
+        g = (re + 1j * im) / math.sqrt(M)  # unit mean power per tap
+        if c.fading == "rician":
+            k = 10.0 ** (c.rician_k_db / 10.0)
+            g[:, 0] = math.sqrt(k / (k + 1)) * np.exp(1j * los[0]) + math.sqrt(1 / (k + 1)) * g[:, 0]
+        g *= np.sqrt(self._powers[active])[None, :]
+        taps = np.zeros((grid.size, self.n_taps), np.complex64)
+        taps[:, active] = g
+        self.last_taps = taps
+        self._fade_t += x.size  # the next call continues where this input ended
+        t = np.arange(m, dtype=np.float64)
+        y = np.zeros(m, np.complex64)
+        for j, l in enumerate(active):
+            hl = np.interp(t[l : l + x.size], grid, g[:, j].real) + 1j * np.interp(t[l : l + x.size], grid, g[:, j].imag)
+            y[l : l + x.size] += (hl * x).astype(np.complex64)
         return y
 
     def _timing(self, y: np.ndarray) -> np.ndarray:
@@ -619,6 +693,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "epa": {"snr_db": 20.0, "fading": "rayleigh", "profile": "EPA"},
     "eva": {"snr_db": 20.0, "fading": "rayleigh", "profile": "EVA"},
     "etu": {"snr_db": 20.0, "fading": "rayleigh", "profile": "ETU"},
+    "epa5": {"snr_db": 20.0, "fading": "rayleigh", "profile": "EPA", "doppler_hz": 5.0},
+    "eva70": {"snr_db": 20.0, "fading": "rayleigh", "profile": "EVA", "doppler_hz": 70.0},
     "hardware": {
         "snr_db": 25.0,
         "cfo_hz": 40e3,

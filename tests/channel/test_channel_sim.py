@@ -351,3 +351,43 @@ def test_bad_inputs_raise_clear_errors(rng):
         add_awgn(qpsk(10, rng), 10.0, rng, signal_power=-1)
     with pytest.raises(TypeError, match="ChannelConfig"):
         ChannelSimulator({"snr_db": 3})
+
+
+# ------------------------------------------------------------------ Doppler (continuous fading)
+
+
+def test_doppler_fading_has_jakes_autocorrelation():
+    from scipy.special import j0
+
+    fs, fd, n = 1e5, 100.0, 6000
+    lags = np.array([0, 100, 200, 400, 600])
+    acf = np.zeros(lags.size, np.complex128)
+    for seed in range(60):
+        sim = ChannelSimulator(ChannelConfig(fading="rayleigh", doppler_hz=fd, sample_rate_hz=fs), seed=seed)
+        h = sim.apply(np.ones(n, np.complex64)).astype(np.complex128)
+        for i, lag in enumerate(lags):
+            acf[i] += np.mean(h[lag:] * np.conj(h[: n - lag]))
+    acf /= 60
+    assert acf[0].real == pytest.approx(1.0, abs=0.1)
+    assert np.allclose(acf.real / acf[0].real, j0(2 * np.pi * fd * lags / fs), atol=0.08)
+
+
+def test_doppler_fading_continues_across_calls():
+    cfg = ChannelConfig(fading="rician", rician_k_db=3, doppler_hz=200.0, sample_rate_hz=1e5)
+    a, b = ChannelSimulator(cfg, seed=3), ChannelSimulator(cfg, seed=3)
+    two = np.concatenate([a.apply(np.ones(700, np.complex64)), a.apply(np.ones(1300, np.complex64))])
+    one = b.apply(np.ones(2000, np.complex64))
+    assert np.allclose(two, one, atol=2e-3)  # only the interpolation grid differs
+    assert np.abs(one[0] - one[-1]) > 0.05  # and it does vary in time
+    with pytest.raises(ValidationError):
+        ChannelConfig(fading="rayleigh", doppler_hz=10.0, block_len_samples=100)
+    with pytest.raises(ValidationError):
+        ChannelConfig(doppler_hz=10.0)
+
+
+def test_noise_voltage_matches_add_awgn(rng):
+    from semcom_ota.channel.sim import noise_voltage
+
+    x = qpsk(100_000, rng, amp=0.25)
+    y = add_awgn(x, 8.0, rng)
+    assert np.std(y - x) == pytest.approx(noise_voltage(8.0, 0.0625), rel=0.01)
