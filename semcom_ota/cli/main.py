@@ -26,6 +26,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DE
 
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(bench.app, name="bench")
+app.add_typer(__import__("semcom_ota.cli.channel", fromlist=["app"]).app, name="channel")
 app.add_typer(kb_cmd.app, name="kb")
 app.command("report", help="Draw the HTML report from a results JSON.")(report.report)
 app.command("doctor", help="Check the installation: GNU Radio, SoapySDR, NumPy<2, torch, models, datasets.")(doctor.doctor)
