@@ -41,7 +41,10 @@ def build(
     """Build a knowledge base from corpus splits (and/or a file) and save it."""
     import numpy as np
 
-    from semcom_ota.data import load_sentences
+    try:
+        from semcom_ota.data import load_sentences
+    except ImportError:  # before the package re-exports it
+        from semcom_ota.data.corpora import load_sentences
     from semcom_ota.semantic.rag.kb import KnowledgeBase
 
     texts: list[str] = []

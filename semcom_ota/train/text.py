@@ -17,6 +17,7 @@ Recipe (``scripts/train_text.py`` runs it; resumable, progress bar, 1 thread):
 from __future__ import annotations
 
 import json
+import math
 import logging
 import time
 from pathlib import Path
@@ -116,8 +117,16 @@ def random_mask(B: int, L: int, K: int, gen: torch.Generator) -> torch.Tensor:
     return mask.reshape(B, L, K)
 
 
+def _load_sentences(corpus: str, split: str) -> list[str]:
+    try:
+        from semcom_ota.data import load_sentences
+    except ImportError:  # before the package re-exports it
+        from semcom_ota.data.corpora import load_sentences
+    return list(load_sentences(corpus, split))
+
+
 def sentences_for(corpora, split: str, counts=None, seed: int = 0) -> list[str]:
-    from semcom_ota.data import load_sentences
+    load_sentences = _load_sentences
 
     out: list[str] = []
     rng = np.random.default_rng(seed)
@@ -167,7 +176,6 @@ def train_text_codec(card_path: Path, cfg: TextTrainConfig, ckpt_dir: Path, resu
     model = TextJscc(arch, torch.from_numpy(vocab_ids), emb)
     table = id_lookup(vocab_ids, lam.vocab_size, int(lam.tokenizer.unk_token_id))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.max_steps, pct_start=0.03)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     ckpt = ckpt_dir / "text_semantic_ckpt.pt"
     step, elapsed = 0, 0.0
@@ -175,7 +183,6 @@ def train_text_codec(card_path: Path, cfg: TextTrainConfig, ckpt_dir: Path, resu
         st = torch.load(ckpt, weights_only=True)  # our own file; weights_only never unpickles code
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
-        sched.load_state_dict(st["sched"])
         step, elapsed = int(st["step"]), float(st["elapsed"])
         log.info("resumed at step %d (%.1f min)", step, elapsed / 60)
 
@@ -204,19 +211,19 @@ def train_text_codec(card_path: Path, cfg: TextTrainConfig, ckpt_dir: Path, resu
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        frac = min(1.0, max(step / cfg.max_steps, (time.time() - t0) / (cfg.max_minutes * 60)))
+        for g in opt.param_groups:  # warm-up, then cosine decay over the step or time budget
+            g["lr"] = cfg.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * frac))
         opt.step()
-        sched.step()
         step += 1
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         bar.update(1)
         bar.set_postfix(loss=f"{ema:.3f}")
         if step % cfg.checkpoint_every == 0:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "elapsed": time.time() - t0}, ckpt)
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": time.time() - t0}, ckpt)
             log.info("step %d loss %.3f (%.1f min)", step, ema, (time.time() - t0) / 60)
     bar.close()
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "step": step, "elapsed": time.time() - t0}, ckpt)
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": time.time() - t0}, ckpt)
 
     log.info("gradient importance on %d val sentences", len(calib))
     cy, cw = targets_and_weights(cids, cattn, table)
