@@ -1,0 +1,340 @@
+"""Streaming OFDM demodulator: complex64 samples in chunks of any size -> :class:`RxSemanticFrame`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from semcom_ota.frames import FrameMeta, FrameStatus, RxSemanticFrame
+from semcom_ota.phy.config import PhyConfig
+from semcom_ota.phy.equalise import mmse_equalise, ofdm_demodulate, track_pilots
+from semcom_ota.phy.header import HEADER_VERSION, HeaderFields, unpack_header, viterbi_decode
+from semcom_ota.phy.layout import HEADER_CODED_BITS, OfdmLayout
+from semcom_ota.phy.sync import SyncResult, Synchroniser, detect, schmidl_cox, sc_window
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemodulatorStats:
+    """Counters of a :class:`Demodulator` (cumulative over its life).
+
+    samples: samples fed. candidates: Schmidl–Cox peaks examined. detections: frames confirmed by
+    preamble B. frames_ok / truncated / crc_fail / bad_frames: frames emitted with that status.
+    lost_no_header: frames detected whose header was cut off at end of stream (no frame emitted:
+    without a header nothing is known about them). bad_samples: NaN/inf samples seen (set to 0).
+    """
+
+    samples: int = 0
+    candidates: int = 0
+    detections: int = 0
+    frames_ok: int = 0
+    truncated: int = 0
+    crc_fail: int = 0
+    bad_frames: int = 0
+    lost_no_header: int = 0
+    bad_samples: int = 0
+
+
+@dataclass
+class _Pending:
+    sync: SyncResult
+    fields: HeaderFields
+    n_ofdm: int
+    end: int  # absolute index one past the last payload sample
+
+
+class Demodulator:
+    """Find, synchronise and demodulate bursts made by :class:`~semcom_ota.phy.Modulator`.
+
+    ``feed(chunk)`` accepts complex64 ``[k]`` chunks of any size (frames may straddle chunks) and
+    returns the frames completed so far; ``flush()`` ends the stream (a frame cut short is returned
+    with status ``TRUNCATED``, its missing tail masked). Memory stays bounded by about one maximal
+    frame (the header limits the payload to 16383 symbols).
+
+    Emitted frames (:class:`RxSemanticFrame`): ``symbols`` equalised and unbiased, ``noise_var`` per
+    symbol (float32, ``inf`` where masked), ``snr_db`` estimated from preamble B in the channel's
+    SNR definition, ``meta`` from the header, ``status``:
+
+    - ``OK``; ``TRUNCATED`` (stream ended, the samples fell silent, or a new frame began inside the
+      payload: the OFDM symbols not received are masked);
+    - ``CRC_FAIL``: header CRC failed — emitted with ``n = 0`` and a default ``FrameMeta`` (so the
+      link can count it as lost), never decoded;
+    - ``BAD_SAMPLES``: NaN/inf inside the frame — all masked (``n`` from the header, or 0 if the
+      header itself was hit).
+
+    ``info`` carries ``t0`` (absolute sample index of preamble A), ``cfo_subcarriers``, ``cfo_hz``,
+    ``rho`` (B1/B2 correlation).
+    """
+
+    def __init__(self, cfg: PhyConfig | None = None) -> None:
+        cfg = PhyConfig() if cfg is None else cfg
+        if not isinstance(cfg, PhyConfig):
+            raise TypeError(f"cfg: expected a PhyConfig, got {type(cfg).__name__}")
+        self.cfg = cfg
+        self.layout = lay = OfdmLayout(cfg)
+        self.synchroniser = Synchroniser(lay)
+        self.stats = DemodulatorStats()
+        self._half = lay.half
+        self._W = sc_window(lay)
+        self._lookback = self.synchroniser.margin + 16
+        self._hdr_need = lay.payload_start + self.synchroniser.margin  # samples after t0 to read a header
+        self._peak_span = 2 * self._W + 16
+        self._min_block = 4096
+        self._block = 1 << 16
+        self._total = 0
+        self._reset_stream()
+
+    # ---------------------------------------------------------------------------------------------
+    def _reset_stream(self) -> None:
+        self._buf = np.zeros(0, np.complex64)
+        self._base = self._total
+        self._chunks: list[np.ndarray] = []
+        self._search = self._total
+        self._pending: _Pending | None = None
+        self._need = self._total
+        self._bad = np.zeros(0, np.int64)
+
+    @staticmethod
+    def _check(chunk: np.ndarray) -> np.ndarray:
+        if not isinstance(chunk, np.ndarray):
+            raise TypeError(f"chunk: expected a numpy array of complex64 samples, got {type(chunk).__name__}")
+        if chunk.ndim != 1:
+            raise ValueError(f"chunk: expected shape [n], got {chunk.shape}")
+        if not np.iscomplexobj(chunk):
+            raise TypeError(f"chunk: expected complex64 samples, got dtype {chunk.dtype}")
+        return np.ascontiguousarray(chunk, dtype=np.complex64)
+
+    def feed(self, chunk: np.ndarray) -> list[RxSemanticFrame]:
+        """Append complex64 samples ``[k]``; return the frames completed (possibly none)."""
+        x = self._check(chunk)
+        if x.size == 0:
+            return []
+        finite = np.isfinite(x)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            x = x.copy()
+            x[bad] = 0
+            self._bad = np.concatenate([self._bad, bad + self._total])
+            self.stats.bad_samples += int(bad.size)
+        self._chunks.append(x)
+        self._total += x.size
+        self.stats.samples += x.size
+        if self._total < self._need:
+            return []
+        return self._process(final=False)
+
+    def flush(self) -> list[RxSemanticFrame]:
+        """End of stream: emit what is left (a frame cut short -> ``TRUNCATED``) and reset."""
+        out = self._process(final=True)
+        self._reset_stream()
+        return out
+
+    # ---------------------------------------------------------------------------------------------
+    def _consolidate(self) -> None:
+        if self._chunks:
+            self._buf = np.concatenate([self._buf] + self._chunks)
+            self._chunks = []
+
+    def _trim(self) -> None:
+        keep = self._search if self._pending is None else self._pending.sync.t0
+        keep -= self._lookback
+        drop = keep - self._base
+        if drop > 0:
+            drop = min(drop, self._buf.size)
+            rest = self._buf[drop:]
+            self._buf = rest.copy() if rest.size < self._buf.size // 2 else rest
+            self._base += drop
+        if self._bad.size:
+            self._bad = self._bad[self._bad >= self._base]
+
+    def _has_bad(self, lo: int, hi: int) -> bool:
+        if not self._bad.size:
+            return False
+        i = np.searchsorted(self._bad, lo)
+        return bool(i < self._bad.size and self._bad[i] < hi)
+
+    def _metric_hits(self, lo: int, hi: int) -> tuple[int, int] | None:
+        """First Schmidl–Cox crossing with start d in ``[lo, hi)`` (absolute); returns (d, hi) or None."""
+        half, W = self._half, self._W
+        s = lo
+        while s < hi:
+            e = min(hi, s + self._block)
+            seg = self._buf[s - self._base : e - self._base + half + W - 1]
+            P, R1, R2, floor = schmidl_cox(seg, half, W)
+            hits = np.flatnonzero(detect(P, R1, R2, floor, self.cfg.detect_threshold))
+            if hits.size:
+                return s + int(hits[0]), hi
+            s = e
+        return None
+
+    def _peak(self, d1: int) -> tuple[int, complex]:
+        """Arg-max of the Schmidl–Cox metric in ``[d1, d1 + peak_span)``."""
+        half, W = self._half, self._W
+        hi = min(d1 + self._peak_span, self._total - half - W + 1)
+        seg = self._buf[d1 - self._base : hi - self._base + half + W - 1]
+        P, R1, R2, _ = schmidl_cox(seg, half, W)
+        m = (P.real**2 + P.imag**2) / np.maximum(R1 * R2, 1e-300)
+        i = int(np.argmax(m))
+        return d1 + i, complex(P[i])
+
+    def _next_candidate(self, final: bool) -> tuple[int, complex] | None:
+        half, W = self._half, self._W
+        last = self._total - half - W  # last start with a full metric window
+        start = max(self._search, self._base)
+        if not final and self._total - start < self._min_block + half + W:
+            self._need = start + self._min_block + half + W
+            return None
+        hit = self._metric_hits(start, last + 1) if last >= start else None
+        if hit is None:
+            self._search = max(start, last + 1)
+            self._need = self._search + self._min_block + half + W
+            return None
+        d1 = hit[0]
+        if d1 + self._peak_span > last + 1 and not final:
+            self._search = d1
+            self._need = d1 + self._peak_span + half + W
+            return None
+        self.stats.candidates += 1
+        return self._peak(d1)
+
+    # ---------------------------------------------------------------------------------------------
+    def _process(self, final: bool) -> list[RxSemanticFrame]:
+        self._consolidate()
+        out: list[RxSemanticFrame] = []
+        lay = self.layout
+        while True:
+            if self._pending is not None:
+                fr = self._pending
+                need = fr.end + self._hdr_need
+                if self._total < need and not final:
+                    self._need = need
+                    break
+                self._pending = None
+                out.append(self._finish(fr, final))
+                continue
+            cand = self._next_candidate(final)
+            if cand is None:
+                break
+            t0, P = cand
+            if t0 + self._hdr_need > self._total:
+                if not final:
+                    self._search = max(self._search, t0 - self._peak_span)
+                    self._need = t0 + self._hdr_need
+                    break
+                if t0 + lay.header_start + self.synchroniser.margin <= self._total:
+                    if self.synchroniser.synchronise(self._buf, self._base, t0, P) is not None:
+                        self.stats.detections += 1
+                        self.stats.lost_no_header += 1
+                self._search = self._total
+                break
+            res = self.synchroniser.synchronise(self._buf, self._base, t0, P)
+            if res is None:
+                self._search = t0 + self._half
+                continue
+            self.stats.detections += 1
+            fields = self._decode_header(res)
+            hdr_end = res.t0 + lay.payload_start
+            if self._has_bad(res.t0, hdr_end):
+                self.stats.bad_frames += 1
+                out.append(RxSemanticFrame.lost(FrameMeta(), 0, FrameStatus.BAD_SAMPLES, res.snr_db))
+                self._search = hdr_end
+                continue
+            if fields is None:
+                self.stats.crc_fail += 1
+                f = RxSemanticFrame.lost(FrameMeta(), 0, FrameStatus.CRC_FAIL, res.snr_db)
+                f.info.update(self._info(res))
+                out.append(f)
+                self._search = hdr_end
+                continue
+            n_ofdm = lay.n_payload_symbols(fields.length)
+            self._pending = _Pending(res, fields, n_ofdm, hdr_end + n_ofdm * lay.sym_len)
+            self._search = hdr_end
+        self._trim()
+        return out
+
+    def _info(self, res: SyncResult) -> dict:
+        return {
+            "t0": int(res.t0),
+            "cfo_subcarriers": float(res.cfo),
+            "cfo_hz": float(res.cfo * self.cfg.sample_rate_hz / self.cfg.n_fft),
+            "rho": float(res.rho),
+        }
+
+    def _decode_header(self, res: SyncResult) -> HeaderFields | None:
+        lay = self.layout
+        nh = lay.n_header_symbols
+        Y = ofdm_demodulate(self._buf, self._base, lay, res, 0, nh)
+        Yc, pv = track_pilots(Y, lay, res, 0)
+        z, nv = mmse_equalise(Yc, lay, res, pv)
+        llr = (4.0 * z.real / nv).reshape(-1).astype(np.float64)
+        rep = llr[lay.header_interleave]
+        coded = np.bincount(np.arange(rep.size) % HEADER_CODED_BITS, weights=rep, minlength=HEADER_CODED_BITS)
+        bits = viterbi_decode(coded)
+        f = unpack_header(bits)
+        if f is None or f.version != HEADER_VERSION or f.length < 1 or f.n_tiers < 1:
+            return None
+        return f
+
+    def _finish(self, fr: _Pending, final: bool) -> RxSemanticFrame:
+        lay, sync = self.layout, fr.sync
+        L, nh = lay.sym_len, lay.n_header_symbols
+        meta = fr.fields.meta()
+        n = fr.fields.length
+        pay_start = sync.t0 + lay.payload_start
+        cut = min(self._total, fr.end)
+        next_search = fr.end
+        # a new frame starting inside this payload cuts it short
+        scan_hi = min(fr.end, self._total - self._hdr_need)
+        lo = pay_start
+        while lo < scan_hi:
+            hit = self._metric_hits(lo, scan_hi)
+            if hit is None:
+                break
+            t1, P1 = self._peak(hit[0])
+            res1 = self.synchroniser.synchronise(self._buf, self._base, t1, P1)
+            if res1 is not None:
+                cut = min(cut, t1)
+                next_search = max(pay_start, t1 - self._peak_span)
+                break
+            lo = t1 + self._half
+        n_av = int(np.clip((cut - pay_start) // L, 0, fr.n_ofdm))
+        if self._has_bad(sync.t0, pay_start + n_av * L):
+            self.stats.bad_frames += 1
+            self._search = max(self._search, next_search if n_av == fr.n_ofdm else pay_start + n_av * L)
+            f = RxSemanticFrame.lost(meta, n, FrameStatus.BAD_SAMPLES, sync.snr_db)
+            f.info.update(self._info(sync))
+            return f
+        Y = ofdm_demodulate(self._buf, self._base, lay, sync, 0, nh + n_av)
+        # the samples fell silent (burst cut in the channel): drop the silent tail
+        if n_av:
+            E = np.mean(np.abs(Y[nh:]) ** 2, axis=1)
+            sig = float(np.mean(np.abs(sync.h) ** 2))
+            live = np.flatnonzero(E > sync.noise_var + 0.3 * sig)
+            n_rx = int(live[-1]) + 1 if live.size else 0
+        else:
+            n_rx = 0
+        if n_rx < fr.n_ofdm and next_search == fr.end:
+            next_search = pay_start + n_rx * L
+        self._search = max(self._search, next_search)
+        Y = Y[: nh + n_rx]
+        Yc, pv = track_pilots(Y, lay, sync, 0)
+        z, nv = mmse_equalise(Yc[nh:], lay, sync, pv[nh:])
+        zp, nvp = z.reshape(-1), nv.reshape(-1)
+        pos = lay.payload_index(fr.n_ofdm)[:n]
+        mask = pos < n_rx * lay.n_data
+        symbols = np.zeros(n, np.complex64)
+        noise_var = np.full(n, np.inf, np.float32)
+        symbols[mask] = zp[pos[mask]]
+        noise_var[mask] = nvp[pos[mask]]
+        status = FrameStatus.OK if n_rx == fr.n_ofdm else FrameStatus.TRUNCATED
+        if status is FrameStatus.OK:
+            self.stats.frames_ok += 1
+        else:
+            self.stats.truncated += 1
+        f = RxSemanticFrame(symbols, mask, noise_var, sync.snr_db, meta, status)
+        f.info.update(self._info(sync))
+        f.info["ofdm_symbols_received"] = n_rx
+        return f

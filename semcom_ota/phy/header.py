@@ -1,0 +1,174 @@
+"""PHY header: 40 bits (version, seq, payload length, codec id, SNR index, tiers, flags) + CRC-16,
+rate-1/2 convolutional code (K=7, generators 133/171 octal) with a soft-decision Viterbi decoder.
+
+Bit layout (MSB first): version 2 | seq 8 | payload length (symbols) 14 | codec_id 4 |
+SNR index 5 | n_tiers 4 | flags 3. The SNR the encoder assumed is sent as
+``idx = round((snr_db - SNR_MIN_DB) / SNR_STEP_DB)`` clipped to 0..31, i.e. -10 dB .. 36.5 dB in
+1.5 dB steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from semcom_ota.frames import FrameMeta
+
+HEADER_VERSION = 1
+SNR_MIN_DB = -10.0
+SNR_STEP_DB = 1.5
+_FIELDS = (("version", 2), ("seq", 8), ("length", 14), ("codec_id", 4), ("snr_idx", 5), ("n_tiers", 4), ("flags", 3))
+G0, G1 = 0o133, 0o171
+K = 7
+N_STATES = 1 << (K - 1)
+
+
+@dataclass
+class HeaderFields:
+    """Decoded header: ``length`` is the payload length in (complex) symbols."""
+
+    version: int
+    seq: int
+    length: int
+    codec_id: int
+    snr_idx: int
+    n_tiers: int
+    flags: int
+
+    def meta(self) -> FrameMeta:
+        return FrameMeta(
+            codec_id=self.codec_id,
+            seq=self.seq,
+            snr_db=snr_from_index(self.snr_idx),
+            n_tiers=max(self.n_tiers, 1),
+            flags=self.flags,
+        )
+
+
+def snr_to_index(snr_db: float) -> int:
+    """Quantise an SNR (dB) to the 5-bit header index."""
+    if not np.isfinite(snr_db):
+        return 0
+    return int(np.clip(round((float(snr_db) - SNR_MIN_DB) / SNR_STEP_DB), 0, 31))
+
+
+def snr_from_index(idx: int) -> float:
+    return SNR_MIN_DB + SNR_STEP_DB * int(idx)
+
+
+def crc16(bits: np.ndarray) -> np.ndarray:
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of a bit array ``[n]`` (uint8 0/1) -> ``[16]``."""
+    reg = 0xFFFF
+    for b in bits.tolist():
+        fb = ((reg >> 15) & 1) ^ int(b)
+        reg = (reg << 1) & 0xFFFF
+        if fb:
+            reg ^= 0x1021
+    return np.array([(reg >> (15 - i)) & 1 for i in range(16)], np.uint8)
+
+
+def pack_header(meta: FrameMeta, length: int) -> np.ndarray:
+    """Header information bits + CRC: uint8 ``[56]``."""
+    vals = {
+        "version": HEADER_VERSION,
+        "seq": int(meta.seq) & 0xFF,
+        "length": int(length),
+        "codec_id": int(meta.codec_id),
+        "snr_idx": snr_to_index(meta.snr_db),
+        "n_tiers": int(meta.n_tiers),
+        "flags": int(meta.flags),
+    }
+    bits = []
+    for name, width in _FIELDS:
+        v = vals[name]
+        if not 0 <= v < (1 << width):
+            raise ValueError(f"header field {name}={v}: expected 0..{(1 << width) - 1}")
+        bits.extend((v >> (width - 1 - i)) & 1 for i in range(width))
+    info = np.array(bits, np.uint8)
+    return np.concatenate([info, crc16(info)])
+
+
+def unpack_header(bits: np.ndarray) -> HeaderFields | None:
+    """Check the CRC of decoded bits ``[56]``; return the fields, or ``None`` if the CRC fails."""
+    info, crc = bits[:40], bits[40:56]
+    if not np.array_equal(crc16(info), crc):
+        return None
+    vals = {}
+    pos = 0
+    for name, width in _FIELDS:
+        v = 0
+        for b in info[pos : pos + width].tolist():
+            v = (v << 1) | int(b)
+        vals[name] = v
+        pos += width
+    return HeaderFields(**vals)
+
+
+def _taps(g: int) -> np.ndarray:
+    return np.array([(g >> (K - 1 - i)) & 1 for i in range(K)], np.uint8)
+
+
+_T0, _T1 = _taps(G0), _taps(G1)
+
+
+def conv_encode(bits: np.ndarray) -> np.ndarray:
+    """Rate-1/2 K=7 convolutional code: appends a 6-bit zero tail; uint8 ``[n]`` -> ``[2(n+6)]``
+    (outputs interleaved c0, c1 per input bit)."""
+    u = np.concatenate([np.asarray(bits, np.uint8), np.zeros(K - 1, np.uint8)]).astype(np.int64)
+    c0 = np.convolve(u, _T0)[: u.size] % 2
+    c1 = np.convolve(u, _T1)[: u.size] % 2
+    return np.stack([c0, c1], axis=1).reshape(-1).astype(np.uint8)
+
+
+def _trellis() -> tuple[np.ndarray, np.ndarray]:
+    # state s = (u[t-1], ..., u[t-6]) as bits 0..5; next state s' = ((s << 1) | u) & 63
+    # predecessors of s': p0 = s' >> 1 and p1 = (s' >> 1) | 32, input bit u = s' & 1
+    nxt = np.arange(N_STATES)
+    u = nxt & 1
+    signs = np.zeros((2, N_STATES, 2))
+    for which in range(2):
+        prev = (nxt >> 1) | (which << (K - 2))
+        reg = np.stack([u] + [(prev >> i) & 1 for i in range(K - 1)], axis=1)  # u[t], u[t-1], ..
+        c0 = (reg @ _T0) % 2
+        c1 = (reg @ _T1) % 2
+        signs[which, :, 0] = 1 - 2 * c0
+        signs[which, :, 1] = 1 - 2 * c1
+    return signs, nxt
+
+
+_SIGNS, _NEXT = _trellis()
+
+
+def viterbi_decode(llr: np.ndarray) -> np.ndarray:
+    """Soft Viterbi decoder for :func:`conv_encode`, terminated in state 0.
+
+    Parameters
+    ----------
+    llr: float ``[2(n+6)]``, log-likelihood ratios ``log P(c=0)/P(c=1)`` (positive means 0).
+
+    Returns
+    -------
+    uint8 ``[n]`` decoded information bits. The add-compare-select runs over all 64 states at once.
+    """
+    llr = np.asarray(llr, np.float64).reshape(-1, 2)
+    T = llr.shape[0]
+    bm = llr @ _SIGNS.reshape(-1, 2).T  # [T, 2*64] branch metrics for both predecessors
+    bm = bm.reshape(T, 2, N_STATES)
+    p0 = _NEXT >> 1
+    p1 = p0 | (1 << (K - 2))
+    pm = np.full(N_STATES, -1e30)
+    pm[0] = 0.0
+    dec = np.empty((T, N_STATES), bool)
+    for t in range(T):
+        c0 = pm[p0] + bm[t, 0]
+        c1 = pm[p1] + bm[t, 1]
+        d = c1 > c0
+        dec[t] = d
+        pm = np.where(d, c1, c0)
+    bits = np.empty(T, np.uint8)
+    s = 0
+    for t in range(T - 1, -1, -1):
+        bits[t] = s & 1
+        s = (s >> 1) | (int(dec[t, s]) << (K - 2))
+    return bits[: T - (K - 1)]

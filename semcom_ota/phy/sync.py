@@ -1,0 +1,203 @@
+"""Receiver front end: Schmidl–Cox detection, CFO (fractional + integer), timing, channel and
+noise estimation from the preambles (DESIGN §3). All stages vectorised over whole buffers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from semcom_ota.phy.layout import OfdmLayout
+
+#: Schmidl–Cox correlation window (samples): A is periodic with period n_fft/2 over its whole
+#: CP + symbol, so the window can span n_fft/2 + cp_len samples and the metric peaks at A's start.
+
+
+def sc_window(layout: OfdmLayout) -> int:
+    return layout.half + layout.cp_len
+
+
+def schmidl_cox(x: np.ndarray, half: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Schmidl–Cox statistics for every start ``d`` of a buffer.
+
+    Parameters
+    ----------
+    x: complex64 ``[L]``; half: lag (``n_fft/2``); window: correlation length ``W``.
+
+    Returns
+    -------
+    ``P`` complex128 ``[L-half-W+1]`` with ``P[d] = sum_{n=d}^{d+W-1} conj(x[n]) x[n+half]``,
+    ``R1``, ``R2`` float64 (window energies at ``d`` and ``d+half``) and ``floor``: window energies
+    below it are rounding noise of the running sums (treated as silence). The metric is
+    ``|P|² / (R1 R2)`` in 0..1.
+    """
+    L = x.size
+    m = L - half - window + 1
+    if m <= 0:
+        z = np.zeros(0)
+        return z.astype(np.complex128), z, z, 0.0
+    prod = np.conj(x[:-half]) * x[half:]
+    cp = np.empty(prod.size + 1, np.complex128)
+    cp[0] = 0
+    np.cumsum(prod, out=cp[1:])
+    P = cp[window : window + m] - cp[:m]
+    e = x.real * x.real + x.imag * x.imag
+    ce = np.empty(L + 1, np.float64)
+    ce[0] = 0
+    np.cumsum(e, out=ce[1:])
+    Rw = ce[window:] - ce[:-window]
+    floor = 1e-9 * ce[-1] / max(L, 1) * window + 1e-30
+    return P, Rw[:m], Rw[half : half + m], floor
+
+
+def detect(P: np.ndarray, R1: np.ndarray, R2: np.ndarray, floor: float, threshold: float) -> np.ndarray:
+    """Boolean ``[m]``: Schmidl–Cox metric above ``threshold`` (and not silence)."""
+    p2 = P.real * P.real + P.imag * P.imag
+    return (p2 > threshold * R1 * R2) & (R1 > floor) & (R2 > floor)
+
+
+@dataclass
+class SyncResult:
+    """Outcome of synchronising one detected frame.
+
+    t0: absolute sample index of A's start such that the FFT windows (``t0 + offset + cp_len``)
+        start ``timing_backoff`` samples before the first channel path.
+    phase_ref: absolute index where the CFO derotation has zero phase.
+    cfo: CFO in subcarrier spacings (``cfo_hz = cfo * sample_rate_hz / n_fft``).
+    h: complex128 ``[n_used]`` channel estimate on the used bins (FFT units).
+    h_err_var: float64 ``[n_used]`` its error variance.
+    noise_var: float, per-bin noise variance (FFT units), from ``mean|B1-B2|²/2``.
+    snr_db: estimated SNR in the channel's definition (mean active sample power / N0).
+    rho: B1/B2 correlation coefficient (0..1), the detection's confidence.
+    """
+
+    t0: int
+    phase_ref: int
+    cfo: float
+    h: np.ndarray
+    h_err_var: np.ndarray
+    noise_var: float
+    snr_db: float
+    rho: float
+
+
+class Synchroniser:
+    """Acquire a frame from the coarse Schmidl–Cox peak: CFO, fine timing, channel, noise, SNR.
+
+    Steps: fractional CFO from the Schmidl–Cox phase (±1 subcarrier), its residual from the B1/B2
+    correlation (±0.5), the even integer part by testing which shift concentrates the B channel
+    estimate in the expected delay window, fine timing from the first significant path of the
+    estimated impulse response, then the final LS estimate projected on the taps
+    ``[-timing_backoff-2, cp_len)`` with tap selection (threshold ``tap_threshold`` times the tap's
+    estimation noise) and a per-bin error variance.
+    """
+
+    def __init__(self, layout: OfdmLayout) -> None:
+        self.lay = layout
+        cfg = layout.cfg
+        N = layout.n_fft
+        self.N = N
+        self.q_max = int(math.floor((cfg.max_cfo_subcarriers + 1.0) / 2.0))
+        self.margin = 32 + N // 4  # samples either side of the coarse timing kept for refinement
+        # integer CFO from preamble A: differential products of adjacent even bins (channel-robust)
+        even = layout.used[layout.used % 2 == 0]
+        self.a_lo, self.a_hi = even[:-1], even[1:]
+        xa = layout.a_freq
+        self.a_ref = xa[self.a_lo % N] * np.conj(xa[self.a_hi % N])
+        self.shifts = 2 * np.arange(-self.q_max, self.q_max + 1)
+        self.first_path_window = (-N // 4, N // 2)  # delays searched for the first path (samples)
+        self.est_taps = np.arange(-cfg.timing_backoff - 2, cfg.cp_len)
+        self.b_conj = np.conj(layout.b_freq)
+
+    def _basis(self, taps: np.ndarray) -> np.ndarray:
+        return np.exp(-2j * np.pi * np.outer(self.lay.used, taps) / self.N)
+
+    # ---------------------------------------------------------------------------------------------
+    def _b_ffts(self, buf: np.ndarray, base: int, t0: int, cfo: float, ref: int) -> tuple[np.ndarray, np.ndarray]:
+        """FFTs (used bins) of B1 and B2 at timing ``t0`` after derotating by ``cfo``: ``[2, n_used]``."""
+        lay = self.lay
+        N = self.N
+        start = t0 + lay.b1_start - base
+        seg = buf[start : start + 2 * N].astype(np.complex128)
+        n = np.arange(start + base - ref, start + base - ref + 2 * N)
+        seg = seg * np.exp(-2j * np.pi * cfo * n / N)
+        Y = np.fft.fft(seg.reshape(2, N), axis=1)[:, lay.used_idx]
+        return Y, seg
+
+    def synchronise(self, buf: np.ndarray, base: int, t0: int, P: complex) -> SyncResult | None:
+        """Acquire the frame whose coarse A start is ``t0`` (absolute). ``buf`` holds samples from
+        absolute index ``base`` and must cover ``[t0 - margin, t0 + header_start + margin)``.
+        Returns ``None`` when the B preamble does not confirm a frame."""
+        lay, N, cfg = self.lay, self.N, self.lay.cfg
+        ref = t0
+        cfo1 = float(np.angle(P) / np.pi)  # fractional (mod 2) from the half-symbol repetition
+        # residual from B1/B2 (lag N): phase 2π·cfo_res, unambiguous within ±0.5
+        start = t0 + lay.b1_start - base
+        seg = buf[start : start + 2 * N].astype(np.complex128)
+        c = np.vdot(seg[:N], seg[N:])
+        e1 = float(np.vdot(seg[:N], seg[:N]).real)
+        e2 = float(np.vdot(seg[N:], seg[N:]).real)
+        if e1 <= 0 or e2 <= 0:
+            return None
+        rho = abs(c) / math.sqrt(e1 * e2)
+        if rho < cfg.verify_threshold:
+            return None
+        frac = float(np.angle(c * np.exp(-2j * np.pi * cfo1)) / (2 * np.pi))
+        cfo_f = cfo1 + frac
+        # integer (even) part from A: the shift that makes adjacent-bin products coherent
+        a0 = t0 + lay.cp_len - base
+        segA = buf[a0 : a0 + N].astype(np.complex128) * np.exp(-2j * np.pi * cfo_f * np.arange(lay.cp_len, lay.cp_len + N) / N)
+        YA = np.fft.fft(segA)
+        lo = YA[(self.a_lo[None, :] + self.shifts[:, None]) % N]
+        hi = YA[(self.a_hi[None, :] + self.shifts[:, None]) % N]
+        metric = np.abs(np.sum(lo * np.conj(hi) * np.conj(self.a_ref)[None, :], axis=1))
+        cfo = cfo_f + float(self.shifts[int(np.argmax(metric))])
+        # first path -> fine timing (power delay profile from the zero-filled LS estimate)
+        Y, _ = self._b_ffts(buf, base, t0, cfo, ref)
+        nv = float(np.mean(np.abs(Y[0] - Y[1]) ** 2) / 2.0)
+        H_ls = Y.mean(axis=0) * self.b_conj
+        Hf = np.zeros(N, np.complex128)
+        Hf[lay.used_idx] = H_ls
+        pdp = np.abs(np.fft.ifft(Hf)) ** 2
+        lo_d, hi_d = self.first_path_window
+        delays = np.arange(lo_d, hi_d)
+        p = pdp[delays % N]
+        thr = max(0.1 * p.max(), cfg.tap_threshold * (nv / 2.0) * lay.n_used / N**2)
+        sig = np.flatnonzero(p > thr)
+        if sig.size == 0:
+            return None
+        shift = int(delays[sig[0]]) - cfg.timing_backoff
+        if abs(shift) > self.margin - 8:
+            return None
+        t0 += shift
+        if shift:
+            Y, _ = self._b_ffts(buf, base, t0, cfo, ref)
+            nv = float(np.mean(np.abs(Y[0] - Y[1]) ** 2) / 2.0)
+            H_ls = Y.mean(axis=0) * self.b_conj
+        nv = max(nv, 1e-30)
+        h_hat, err = self.estimate_channel(H_ls, nv / 2.0)
+        sig_pow = float(np.mean(np.abs(H_ls) ** 2)) - nv / 2.0
+        snr_bin = max(sig_pow, 1e-12 * nv) / nv
+        snr_db = 10.0 * math.log10(snr_bin * lay.n_used / N)
+        return SyncResult(t0=t0, phase_ref=ref, cfo=cfo, h=h_hat, h_err_var=err, noise_var=nv, snr_db=snr_db, rho=rho)
+
+    def estimate_channel(self, H_ls: np.ndarray, ls_var: float) -> tuple[np.ndarray, np.ndarray]:
+        """Project an LS estimate ``[n_used]`` (error variance ``ls_var`` per bin) on the delay window,
+        keep the taps above ``tap_threshold`` × their noise, refit; return the estimate and its
+        per-bin error variance (both ``[n_used]``)."""
+        taps = self.est_taps
+        F = self._basis(taps)
+        G = np.linalg.pinv(F)
+        h = G @ H_ls
+        tap_var = ls_var * np.real(np.sum(np.abs(G) ** 2, axis=1))
+        keep = np.abs(h) ** 2 > self.lay.cfg.tap_threshold * tap_var
+        if not np.any(keep):
+            keep[np.argmax(np.abs(h))] = True
+        Fk = F[:, keep]
+        Gk = np.linalg.pinv(Fk)
+        h_hat = Fk @ (Gk @ H_ls)
+        # error covariance of the refit: ls_var · Fk (Fk^H Fk)^-1 Fk^H -> its diagonal
+        err = ls_var * np.real(np.sum(Fk * Gk.T, axis=1))
+        return h_hat, np.maximum(err, 0.0)
