@@ -1,0 +1,323 @@
+"""``gnuradio``: samples through a compiled GNU Radio flowgraph running as a subprocess, over ZMQ.
+
+The flowgraph (``grc/loopback_channel.grc`` by default; any ``.grc`` with ``in_addr``/``out_addr``
+parameters works) is compiled with ``grcc`` and started with the system Python (``/usr/bin/python3``,
+where Debian's GNU Radio lives) in its own process group. This process binds a PUSH socket the
+flowgraph's ZMQ PULL source connects to, and connects a PULL socket to the flowgraph's ZMQ PUSH sink.
+
+Lifetime and faults: the link waits (bounded) until samples come back through the flowgraph; every
+send/recv checks the process, so a dead flowgraph raises :class:`LinkError` with its exit code and
+the tail of its output, or (``restart: true``) is restarted, counted as ``flowgraph_restart``. The
+process group is terminated (SIGTERM -> the flowgraph's ``tb.stop(); tb.wait()``, then SIGKILL) on
+``close()``, at interpreter exit, and by the kernel if this process dies (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from semcom_ota.config import validate_config
+from semcom_ota.link.base import Link, check_samples, links
+from semcom_ota.link.errors import LinkError
+from semcom_ota.link.grc import compile_flowgraph, find_flowgraph, inspect_flowgraph
+from semcom_ota.link.zmq_link import SampleSocketConfig, SampleSockets
+
+log = logging.getLogger(__name__)
+
+_OPEN: "weakref.WeakSet[GnuRadioLink]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for link in list(_OPEN):
+        try:
+            link.close()
+        except Exception:  # at exit: best effort, never raise
+            pass
+
+
+def _set_pdeathsig() -> None:  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: terminate the flowgraph if we die
+    except OSError:
+        pass
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class GnuRadioLinkConfig(SampleSocketConfig):
+    """Configuration of the ``gnuradio`` link.
+
+    flowgraph: stem of a ``grc/*.grc`` file (``loopback_channel``, ``loopback_fading``,
+        ``loopback_passthrough``, ``tx_soapy``...) or a path to one.
+    snr_db: channel SNR (dB) with the project's definition ``P_s / N0``, ``P_s = tx_rms**2``;
+        None = no noise. Passed to flowgraphs that declare ``snr_db``.
+    tx_rms: RMS of the active transmitted samples (the PHY's ``backoff_rms``, 0.25 by default).
+    cfo: carrier frequency offset in cycles per sample (|cfo| < 0.5).
+    epsilon: sampling clock ratio of the channel model (1.0 = none).
+    taps: complex channel taps.
+    seed: noise seed (and fading seed) of the flowgraph.
+    fd_ts: normalised maximum Doppler of the fading flowgraph (``loopback_fading``).
+    params: further flowgraph parameters by name (e.g. ``device_args`` of ``tx_soapy``).
+    host: address both ZMQ endpoints use (127.0.0.1 unless ``allow_remote``).
+    zmq_timeout_ms: the flowgraph's ZMQ socket timeout (ms).
+    ready_timeout_s: how long to wait for the first samples to come back after starting it.
+    restart: restart a flowgraph that died (up to ``max_restarts``) instead of raising.
+    python: interpreter that runs the generated script (must import ``gnuradio``).
+    env: extra environment for the flowgraph (e.g. ``SOAPY_SDR_PLUGIN_PATH``).
+    """
+
+    flowgraph: str = "loopback_channel"
+    snr_db: float | None = Field(None, ge=-50.0, le=200.0)
+    tx_rms: float = Field(0.25, gt=0.0, le=10.0)
+    cfo: float = Field(0.0, gt=-0.5, lt=0.5)
+    epsilon: float = Field(1.0, gt=0.5, lt=2.0)
+    taps: list[complex] = Field(default_factory=lambda: [1 + 0j], min_length=1, max_length=1024)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    fd_ts: float = Field(1e-4, ge=0.0, lt=0.5)
+    params: dict[str, str | int | float] = Field(default_factory=dict)
+    host: str = "127.0.0.1"
+    zmq_timeout_ms: int = Field(1, ge=1, le=10_000)
+    ready_timeout_s: float = Field(30.0, gt=0.0, le=600.0)
+    restart: bool = False
+    max_restarts: int = Field(3, ge=0, le=100)
+    python: str = "/usr/bin/python3"
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("taps", mode="before")
+    @classmethod
+    def _taps(cls, v: Any) -> Any:
+        if isinstance(v, (int, float, complex, str)):
+            v = [v]
+        return [complex(t) if isinstance(t, str) else t for t in v]
+
+
+@links.register("gnuradio")
+class GnuRadioLink(Link):
+    """A compiled GNU Radio flowgraph as a link (see the module doc).
+
+    Parameters
+    ----------
+    config: :class:`GnuRadioLinkConfig` (or its keys as keyword arguments).
+
+    ``send(x)``: complex64 ``[n]`` into the flowgraph (bounded wait, see ``send_timeout_s``).
+    ``recv(timeout_s)``: complex64 ``[m]`` that came out of it so far (waits up to ``timeout_s`` if none).
+    """
+
+    name = "gnuradio"
+    Config = GnuRadioLinkConfig
+
+    def __init__(self, config: GnuRadioLinkConfig | None = None, **kw) -> None:
+        super().__init__()
+        self.config = config if config is not None else validate_config(GnuRadioLinkConfig, kw, "gnuradio link config")
+        c = self.config
+        self.grc_path = find_flowgraph(c.flowgraph)
+        self.info = inspect_flowgraph(self.grc_path)
+        for need in ("in_addr", "out_addr"):
+            if need not in self.info.parameters:
+                raise LinkError(f"flowgraph {self.grc_path}: has no '{need}' parameter (expected ZMQ in/out endpoints)")
+        self.script = compile_flowgraph(self.grc_path)
+        self.proc: subprocess.Popen | None = None
+        self._log_file = None
+        self.restarts = 0
+        self._closed = False
+        self.sockets = SampleSockets(c, self.stats, f"tcp://{c.host}:*")
+        _OPEN.add(self)
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------------------ process
+    def flowgraph_args(self) -> list[str]:
+        """Command-line options for the generated script (only parameters the flowgraph declares)."""
+        c = self.config
+        declared = self.info.parameters
+        values: dict[str, Any] = {}
+        channel = {
+            "snr_db": 300.0 if c.snr_db is None else c.snr_db,
+            "tx_rms": c.tx_rms,
+            "cfo": c.cfo,
+            "epsilon": c.epsilon,
+            "taps": ",".join(repr(complex(t)).strip("()") for t in c.taps),
+            "seed": c.seed,
+            "fd_ts": c.fd_ts,
+            "hwm": c.hwm,
+            "timeout_ms": c.zmq_timeout_ms,
+        }
+        defaults = GnuRadioLinkConfig.model_fields
+        for k, v in channel.items():
+            if k in declared:
+                values[k] = v
+            elif k in c.model_fields_set and k in defaults and getattr(c, k) != defaults[k].get_default(call_default_factory=True):
+                raise LinkError(f"{k}={getattr(c, k)!r}: flowgraph {self.grc_path.name} has no '{k}' parameter "
+                                f"(it declares {sorted(declared)})")
+        for k, v in c.params.items():
+            if k not in declared:
+                raise LinkError(f"params.{k}={v!r}: flowgraph {self.grc_path.name} has no such parameter "
+                                f"(it declares {sorted(declared)})")
+            values[k] = v
+        args = []
+        for k, v in values.items():
+            args += [f"--{k.replace('_', '-')}", str(v)]
+        return args
+
+    def _start(self) -> None:
+        c = self.config
+        last_err = ""
+        for attempt in range(3):  # a free port can be taken between picking it and binding it
+            out_addr = f"tcp://{c.host}:{free_tcp_port(c.host if c.host != 'localhost' else '127.0.0.1')}"
+            cmd = [c.python, "-u", str(self.script), "--in-addr", self.sockets.tx_endpoint, "--out-addr", out_addr]
+            cmd += self.flowgraph_args()
+            if self._log_file is not None:
+                self._log_file.close()
+            self._log_file = tempfile.TemporaryFile(prefix="semcom-gr-")
+            env = {**os.environ, **c.env}
+            log.debug("starting flowgraph: %s", " ".join(cmd))
+            try:
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                             start_new_session=True, preexec_fn=_set_pdeathsig, env=env)
+            except OSError as err:
+                raise LinkError(f"cannot start the flowgraph with {c.python!r}: {err} (is GNU Radio installed?)") from None
+            self.sockets.connect_rx(out_addr)
+            try:
+                self._wait_ready()
+                return
+            except LinkError as err:
+                last_err = str(err)
+                self._kill()
+                if "Address already in use" not in last_err:
+                    raise
+        raise LinkError(last_err)
+
+    def _output_tail(self, n: int = 1500) -> str:
+        if self._log_file is None:
+            return ""
+        try:
+            self._log_file.seek(0)
+            return self._log_file.read().decode(errors="replace")[-n:]
+        except (OSError, ValueError):
+            return ""
+
+    def _wait_ready(self) -> None:
+        """Push zeros until samples come back through the flowgraph (bounded by ready_timeout_s)."""
+        c = self.config
+        t0 = time.monotonic()
+        zeros = np.zeros(min(c.chunk_samples, 1024), np.complex64)
+        import zmq
+
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise LinkError(f"flowgraph {self.grc_path.name} exited with code {rc} while starting:\n{self._output_tail()}")
+            if time.monotonic() - t0 > c.ready_timeout_s:
+                raise LinkError(f"flowgraph {self.grc_path.name} produced no samples within ready_timeout_s="
+                                f"{c.ready_timeout_s:g} s:\n{self._output_tail()}")
+            try:
+                self.sockets.push.send(zeros, zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+            if self.sockets.drain(0.02):
+                break
+        # discard what came back during warm-up (noise); what is still in flight is idle noise too
+        self.sockets.drain(0.02)
+        self.sockets.take()
+        log.info("flowgraph %s ready after %.2f s (pid %d)", self.grc_path.name, time.monotonic() - t0, self.proc.pid)
+
+    def alive(self) -> None:
+        """Raise :class:`LinkError` (or restart, if configured) when the flowgraph process has exited."""
+        if self._closed:
+            raise LinkError("gnuradio link: used after close()")
+        rc = self.proc.poll() if self.proc is not None else -1
+        if rc is None:
+            return
+        msg = f"flowgraph {self.grc_path.name} (pid {self.proc.pid if self.proc else '?'}) died with exit code {rc}"
+        if self.config.restart and self.restarts < self.config.max_restarts:
+            self.restarts += 1
+            self.stats.problems["flowgraph_restart"] += 1
+            log.warning("%s; restarting it (%d/%d); samples in flight are lost", msg, self.restarts, self.config.max_restarts)
+            self._kill()
+            self._start()
+            return
+        raise LinkError(f"{msg}; samples in flight are lost. Output tail:\n{self._output_tail()}")
+
+    def _kill(self, grace_s: float = 3.0) -> None:
+        p = self.proc
+        if p is None:
+            return
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait(grace_s)
+        else:
+            try:  # the leader is gone; make sure nothing of its group is left
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.proc = None
+
+    # ------------------------------------------------------------------------------ Link
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def send(self, samples: np.ndarray) -> None:
+        x = check_samples(samples)
+        self.alive()
+        try:
+            self.sockets.send(x, alive=self.alive)
+        except LinkError:
+            self.alive()  # a dead flowgraph is the better explanation
+            raise
+
+    def recv(self, timeout_s: float = 0.1) -> np.ndarray:
+        self.alive()
+        if not self.sockets.buffered:
+            self.sockets.drain(timeout_s)
+        else:
+            self.sockets.drain()
+        out = self.sockets.take()
+        self.stats.samples_received += out.size
+        return out
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._kill()
+        finally:
+            self.sockets.close()
+            if self._log_file is not None:
+                self._log_file.close()
+                self._log_file = None
+            _OPEN.discard(self)
