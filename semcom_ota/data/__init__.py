@@ -10,8 +10,12 @@ them all cheaply. See README section "Data".
 from semcom_ota.data.base import SPLITS, DataUnavailable, cache_dir, split_of
 from semcom_ota.data.corpora import CORPORA, load_paraphrase_pairs, load_sentences
 from semcom_ota.data.fmnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+from semcom_ota.data.photos import PhotoItem, load_photos
+from semcom_ota.data.samples import Samples, load_samples
+from semcom_ota.data.tuxpaint import StampItem, load_tuxpaint
 
 __all__ = [
     "SPLITS", "CORPORA", "DataUnavailable", "cache_dir", "split_of",
     "load_sentences", "load_paraphrase_pairs", "load_fashion_mnist", "FASHION_MNIST_CLASSES",
+    "load_photos", "PhotoItem", "load_tuxpaint", "StampItem", "load_samples", "Samples",
 ]
