@@ -1,0 +1,51 @@
+"""`semcom eval image`: PSNR / MS-SSIM of the semantic, hybrid and separation schemes on held-out photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from semcom_ota.results import format_table, write_rows
+
+
+def _floats(text: str, name: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{name}={text!r}: expected comma-separated numbers, e.g. 0,5,10") from None
+    if not vals:
+        raise typer.BadParameter(f"{name}={text!r}: expected at least one number")
+    return vals
+
+
+def eval_image(
+    data: str = typer.Option("photos", "--data", help="'photos' (held-out test split of load_photos) or a directory of images"),
+    snr_db: str = typer.Option("0,5,10,15,20", "--snr-db", help="comma-separated SNRs (dB)"),
+    channel: str = typer.Option("awgn", "--channel", help="awgn or rayleigh (block fading, one fade per frame)"),
+    link: str = typer.Option("twin", "--link", help="twin (symbol-level channel twin), sim or gnuradio (OFDM PHY + link)"),
+    cbr: str = typer.Option("1/12", "--cbr", help="channel uses per real pixel value, k/n (1/48 .. 1/6 for the semantic codec)"),
+    schemes: str = typer.Option(",".join(("semantic", "hybrid", "jpeg+ldpc", "webp+ldpc", "avif+ldpc", "ideal-separation")),
+                                "--schemes", help="comma-separated schemes"),
+    size: int = typer.Option(128, "--size", help="test images: downscale to this short side, centre-crop size x size"),
+    limit: int = typer.Option(0, "--limit", help="use at most this many test images (0: all)"),
+    card: Path = typer.Option(None, "--card", help="model card of the analog network (default models/image_semantic.yaml)"),
+    seed: int = typer.Option(0, "--seed"),
+    json_out: Path = typer.Option(None, "--json", help="write DESIGN §2 result rows here"),
+) -> None:
+    """Quality vs SNR of every image scheme at the same channel uses (k = cbr·H·W·3 complex symbols)."""
+    from semcom_ota.eval.image import ImageEvalConfig, evaluate_image, load_eval_images, parse_cbr
+
+    try:
+        cfg = ImageEvalConfig(snr_db=_floats(snr_db, "--snr-db"), channel=channel, link=link, cbr=parse_cbr(cbr),
+                              schemes=tuple(s.strip() for s in schemes.split(",") if s.strip()), seed=seed,
+                              card=str(card) if card else None)
+        images = load_eval_images(data, size=size, limit=limit or None)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    rows = evaluate_image(cfg, images)
+    typer.echo(format_table(rows))
+    if json_out:
+        write_rows(json_out, rows, extra={"command": "semcom eval image", "data": data, "link": link, "cbr": cbr,
+                                          "size": size, "n_images": len(images)})
+        typer.echo(f"wrote {json_out}")

@@ -1,0 +1,207 @@
+"""Training of the image JSCC network (:mod:`semcom_ota.semantic.image.model`) through the channel twin.
+
+Each step: a batch of random crops of the *training* photos (random downscale, flips, 90° turns),
+an SNR drawn uniformly in ``[snr_min_db, snr_max_db]`` per image, a channel (AWGN, Rayleigh block
+fading or i.i.d. per-subcarrier fading as the OFDM PHY sees it, drawn per step) from :class:`semcom_ota.channel.twin.ChannelTwin`, and a random number of
+kept channel groups (truncation at a tier boundary, so symbol order learns importance). For the
+hybrid scheme a share of the batch carries a *side image*: the crop compressed with JPEG, WebP or AVIF
+at a random quality (the digital base layer), present at both ends, or at the encoder only (a base
+layer lost at the receiver). Loss: MSE in [0, 1] units.
+
+Checkpoints (model + optimiser + step + RNG state) go to ``checkpoint`` every ``ckpt_every`` steps and
+at the end; a run restarts from an existing checkpoint. Weights are exported as safetensors.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from semcom_ota.config import StrictModel
+from semcom_ota.progress import progress
+from semcom_ota.seeding import seed_everything
+from semcom_ota.semantic.image.model import ImageJSCC
+
+log = logging.getLogger(__name__)
+
+
+class ImageTrainConfig(StrictModel):
+    """Training configuration (YAML keys of the same names)."""
+
+    steps: int = 4000
+    batch: int = 16
+    crop: int = 64
+    lr: float = 1e-3
+    lr_final: float = 1e-4
+    seed: int = 0
+    snr_min_db: float = 0.0
+    snr_max_db: float = 20.0
+    channels: tuple[str, ...] = ("awgn", "rayleigh", "subcarrier")  # ChannelTwin kinds
+    channel_probs: tuple[float, ...] = (0.45, 0.4, 0.15)
+    width: int = 64
+    n_complex: int = 32
+    group: int = 4
+    p_side_both: float = 0.35  # side image at both ends
+    p_side_enc_only: float = 0.1  # side image at the encoder, lost at the decoder
+    ckpt_every: int = 200
+    time_limit_min: float = 25.0
+    threads: int = 1
+
+
+def build_patch_pool(images: list[np.ndarray], min_side: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Each photo at several scales (1, 1/2, 1/4, 1/8 of its size, as long as ≥ ``min_side`` px):
+    random crops of the pool then see content at the scales test crops show. uint8 ``[h, w, 3]`` each."""
+    pool = []
+    for img in images:
+        pil = Image.fromarray(img)
+        for f in (1, 2, 4, 8):
+            w, h = pil.size[0] // f, pil.size[1] // f
+            if min(w, h) < min_side:
+                break
+            pool.append(np.asarray(pil.resize((w, h), Image.BICUBIC) if f > 1 else pil))
+    if not pool:
+        raise ValueError(f"no training photo is at least {min_side} px on its short side")
+    return pool
+
+
+def random_crops(pool: list[np.ndarray], n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` random ``size``² crops with random flips/90° turns -> uint8 ``[n, size, size, 3]``.
+    Pool items are drawn with probability proportional to their area (large photos give more crops)."""
+    areas = np.array([p.shape[0] * p.shape[1] for p in pool], dtype=np.float64)
+    idx = rng.choice(len(pool), size=n, p=areas / areas.sum())
+    out = np.empty((n, size, size, 3), np.uint8)
+    for i, j in enumerate(idx):
+        p = pool[j]
+        y = rng.integers(0, p.shape[0] - size + 1)
+        x = rng.integers(0, p.shape[1] - size + 1)
+        c = p[y : y + size, x : x + size]
+        if rng.random() < 0.5:
+            c = c[:, ::-1]
+        c = np.rot90(c, k=int(rng.integers(0, 4)))
+        out[i] = c
+    return out
+
+
+def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A lossy digital copy of ``img`` (uint8 ``[h, w, 3]``): JPEG, WebP or AVIF (half the time: the
+    hybrid's base codec) at a random low quality."""
+    buf = io.BytesIO()
+    u = rng.random()
+    if u < 0.25:
+        Image.fromarray(img).save(buf, format="JPEG", quality=int(rng.integers(5, 70)))
+    elif u < 0.5:
+        Image.fromarray(img).save(buf, format="WEBP", quality=int(rng.integers(0, 70)))
+    else:
+        Image.fromarray(img).save(buf, format="AVIF", quality=int(rng.integers(0, 70)), speed=8)
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def to_tensor(batch: np.ndarray) -> torch.Tensor:
+    """uint8 ``[N, H, W, 3]`` -> float32 ``[N, 3, H, W]`` in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float() / 255.0
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    wall_s: float
+    final_loss: float
+    model: ImageJSCC
+
+
+def lr_at(cfg: ImageTrainConfig, step: int) -> float:
+    """Cosine decay from ``lr`` to ``lr_final``."""
+    t = min(step / max(cfg.steps, 1), 1.0)
+    return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * t))
+
+
+def train_image_jscc(cfg: ImageTrainConfig, photos: list[np.ndarray], checkpoint: Path | None = None) -> TrainResult:
+    """Train (or resume) the image JSCC network on ``photos`` (uint8 ``[H, W, 3]`` each, training split)."""
+    from semcom_ota.channel.twin import ChannelTwin
+
+    torch.set_num_threads(cfg.threads)
+    rng = seed_everything(cfg.seed)
+    model = ImageJSCC(width=cfg.width, n_complex=cfg.n_complex, group=cfg.group)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    step, wall_before = 0, 0.0
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=True)  # our own checkpoint, tensors only
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step = int(state["step"])
+        wall_before = float(state["wall_s"])
+        rng = np.random.default_rng([cfg.seed, step])
+        torch.manual_seed(cfg.seed * 100003 + step)
+        log.info("resumed from %s at step %d", checkpoint, step)
+    pool = build_patch_pool(photos, cfg.crop, rng)
+    twins = {k: ChannelTwin(kind=k) for k in cfg.channels}
+    n_groups = cfg.n_complex // cfg.group
+    t0 = time.monotonic()
+    ema = float("nan")
+
+    def save() -> None:
+        if checkpoint is None:
+            return
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        tmp = checkpoint.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                    "wall_s": wall_before + time.monotonic() - t0}, tmp)
+        tmp.replace(checkpoint)
+
+    bar = progress(total=cfg.steps, initial=step, desc="train image-jscc", unit="step")
+    model.train()
+    while step < cfg.steps:
+        if (time.monotonic() - t0) / 60.0 + wall_before / 60.0 > cfg.time_limit_min:
+            log.warning("time limit %.1f min reached at step %d", cfg.time_limit_min, step)
+            break
+        for g in opt.param_groups:
+            g["lr"] = lr_at(cfg, step)
+        crops = random_crops(pool, cfg.batch, cfg.crop, rng)
+        x = to_tensor(crops)
+        b = cfg.batch
+        u = rng.random(b)
+        enc_side = u < cfg.p_side_both + cfg.p_side_enc_only
+        dec_side = u < cfg.p_side_both
+        side_img = np.zeros_like(crops)
+        for i in np.flatnonzero(enc_side):
+            side_img[i] = degrade(crops[i], rng)
+        side = to_tensor(side_img)
+        snr = torch.from_numpy(rng.uniform(cfg.snr_min_db, cfg.snr_max_db, b).astype(np.float32))
+        m = cfg.group * int(rng.integers(1, n_groups + 1))
+        z = model.encode(x, snr, m, side, torch.from_numpy(enc_side.astype(np.float32)))
+        kind = cfg.channels[int(rng.choice(len(cfg.channels), p=np.asarray(cfg.channel_probs) / sum(cfg.channel_probs)))]
+        z_hat, nv = twins[kind](z.reshape(b, -1), snr)
+        nv = torch.as_tensor(nv, dtype=torch.float32)
+        if nv.ndim == 1:
+            nv = nv[:, None].expand(b, z_hat.shape[1])
+        z_hat = z_hat.reshape(z.shape)
+        nv = nv.reshape(z.shape)
+        mask = torch.ones(z.shape, dtype=torch.bool)
+        y = model.decode(z_hat, nv, mask, side, torch.from_numpy(dec_side.astype(np.float32)))
+        loss = torch.mean((y - x) ** 2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        lv = float(loss.detach())
+        ema = lv if math.isnan(ema) else 0.98 * ema + 0.02 * lv
+        bar.update(1)
+        if step % 50 == 0:
+            bar.set_postfix(psnr=f"{-10 * math.log10(max(ema, 1e-10)):.2f}", ch=kind)
+            log.debug("step %d loss %.5f (ema psnr %.2f dB)", step, lv, -10 * math.log10(max(ema, 1e-10)))
+        if step % cfg.ckpt_every == 0:
+            save()
+            log.info("step %d: ema psnr %.2f dB, %.0f s", step, -10 * math.log10(max(ema, 1e-10)), time.monotonic() - t0)
+    bar.close()
+    save()
+    model.eval()
+    return TrainResult(steps=step, wall_s=wall_before + time.monotonic() - t0, final_loss=ema, model=model)
