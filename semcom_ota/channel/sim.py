@@ -316,36 +316,55 @@ def _sinc_table() -> np.ndarray:
     return _SINC_TABLE
 
 
+_FARROW_DEGREE = 7
+_FARROW: np.ndarray | None = None
+
+
+def _farrow_coefficients() -> np.ndarray:
+    """``P[k, j]``: tap ``j`` of the windowed sinc as a degree-7 polynomial in ``u = 2·mu − 1``.
+
+    Least-squares fit to the 4097-phase table; max weight error 4e-7 (the sinc itself is the limit).
+    """
+    global _FARROW
+    if _FARROW is None:
+        table = _sinc_table().astype(np.float64)
+        mu = np.arange(_N_PHASES + 1) / _N_PHASES
+        vander = np.vander(2.0 * mu - 1.0, _FARROW_DEGREE + 1, increasing=True)
+        _FARROW = np.linalg.lstsq(vander, table, rcond=None)[0]
+    return _FARROW
+
+
 def fractional_resample(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Band-limited interpolation of ``x`` at (fractional) input indices ``t``.
 
-    ``x`` complex ``[n]``; ``t`` float64 ``[m]``. Kaiser-windowed sinc with 16 taps from a polyphase
-    table (timing resolution 1/4096 sample); samples outside ``[0, n)`` count as zero. Returns
-    complex64 ``[m]``. Processed in chunks to bound memory.
+    ``x`` complex ``[n]``; ``t`` float64 ``[m]`` (any spacing; sorted is not required). A 16-tap
+    Kaiser-windowed sinc (β = 6) in Farrow form: 8 fixed FIR branches run over ``x`` (C loops), then
+    a Horner evaluation in the fractional part at each output. Samples outside ``[0, n)`` count as
+    zero. Error for a full-scale tone: about −70 dB at 0.2·fs, −34 dB at the band edge 0.4·fs.
+    Returns complex64 ``[m]``.
     """
     x = np.asarray(x, dtype=np.complex64)
     t = np.asarray(t, dtype=np.float64)
     n = x.size
-    table = _sinc_table()
-    pad = 2 * _INTERP_HALF  # covers every index i-H+1 .. i+H of a valid output
-    xp = np.concatenate([np.zeros(pad, np.complex64), x, np.zeros(pad, np.complex64)]).view(np.float32).reshape(-1, 2)
-    out = np.empty(t.size, np.complex64)
-    offs = np.arange(-_INTERP_HALF + 1, _INTERP_HALF + 1)
-    for s in range(0, t.size, _CHUNK):
-        tc = t[s : s + _CHUNK]
-        i = np.floor(tc)
-        ph = np.rint((tc - i) * _N_PHASES).astype(np.int64)
-        i = i.astype(np.int64)
-        valid = (i > -_INTERP_HALF) & (i < n + _INTERP_HALF - 1)
-        idx = np.clip(i, -_INTERP_HALF + 1, n + _INTERP_HALF - 2)[:, None] + offs[None, :] + pad
-        w = table[ph]
-        g = xp[idx]  # [m, 2H, 2] float32
-        re = np.einsum("ij,ij->i", g[..., 0], w)
-        im = np.einsum("ij,ij->i", g[..., 1], w)
-        o = out[s : s + _CHUNK].view(np.float32).reshape(-1, 2)
-        o[:, 0] = np.where(valid, re, 0.0)
-        o[:, 1] = np.where(valid, im, 0.0)
-    return out
+    H = _INTERP_HALF
+    coef = _farrow_coefficients()
+    pad = 2 * H
+    xp = np.concatenate([np.zeros(pad, np.complex64), x, np.zeros(pad, np.complex64)])
+    i = np.floor(t)
+    u = 2.0 * (t - i) - 1.0
+    i = i.astype(np.int64)
+    valid = (i > -H) & (i < n + H - 1)
+    s = np.clip(i, -H + 1, n + H - 2) - H + 1 + pad  # start of the 16-sample window in xp
+    if t.size and np.ptp(u) < 1e-9:  # constant fraction (pure timing offset): one FIR
+        w = _kaiser_sinc(np.array([(u[0] + 1.0) / 2.0]))[0]
+        w = (w / w.sum()).astype(np.complex64)
+        c = np.convolve(xp, w[::-1], mode="valid")
+        return np.where(valid, c[s], 0).astype(np.complex64)
+    acc = np.zeros(t.size, np.complex128)
+    for k in range(_FARROW_DEGREE, -1, -1):  # Horner in u
+        c = np.convolve(xp, coef[k, ::-1].astype(np.complex64), mode="valid")  # c[q] = sum_j coef[k, j] xp[q + j]
+        acc = acc * u + c[s]
+    return np.where(valid, acc, 0).astype(np.complex64)
 
 
 def iq_imbalance_coefficients(amplitude_db: float, phase_deg: float) -> tuple[complex, complex]:

@@ -296,26 +296,29 @@ class ChannelTwin(torch.nn.Module):
         real_dtype = torch.float64 if z.dtype == torch.complex128 else torch.float32
 
         zd = z.detach()
-        p = zd.real.double() ** 2 + zd.imag.double() ** 2
+        p = zd.real.to(real_dtype) ** 2 + zd.imag.to(real_dtype) ** 2
         if mask is None:
             ps = p.mean(dim=1)
         else:
             cnt = mask.sum(dim=1)
-            ps = torch.where(cnt > 0, (p * mask).sum(dim=1) / cnt.clamp(min=1), torch.ones_like(cnt, dtype=p.dtype))
+            ps = torch.where(cnt > 0, (p * mask).sum(dim=1) / cnt.clamp(min=1), torch.ones_like(p[:, 0]))
         ps = torch.where(ps > 0, ps, torch.ones_like(ps))
-        n0 = ps * 10.0 ** (-snr / 10.0)  # [B] float64
+        n0 = ps * torch.pow(10.0, -snr / 10.0).to(real_dtype)  # [B]
 
-        h = self.gains(batch, n, generator)
-        g2 = (h.real.double() ** 2 + h.imag.double() ** 2).clamp(min=1e-300)
-        noise_var = (n0[:, None] / g2).clamp(max=NOISE_VAR_MAX)
+        if self.kind == "awgn":
+            noise_var = n0[:, None].expand(batch, n).clamp(max=NOISE_VAR_MAX)
+        else:
+            h = self.gains(batch, n, generator)
+            g2 = (h.real.to(real_dtype) ** 2 + h.imag.to(real_dtype) ** 2).clamp(min=torch.finfo(real_dtype).tiny)
+            noise_var = (n0[:, None] / g2).clamp(max=NOISE_VAR_MAX)
         if mask is not None:
             noise_var = torch.where(mask, noise_var, torch.full_like(noise_var, NOISE_VAR_MAX))
         w = torch.randn(batch, n, dtype=z.dtype, generator=generator)
-        e = w * noise_var.sqrt().to(real_dtype)
+        e = w * noise_var.sqrt()
         z_hat = z + e
         if mask is not None:
             z_hat = torch.where(mask, z_hat, torch.zeros_like(z_hat))
-        noise_var = noise_var.to(real_dtype)
+        noise_var = noise_var.contiguous()
         if real_io:
             z_hat = to_real(z_hat)
         return z_hat, noise_var
