@@ -5,3 +5,7 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(help="Benchmarks that print a figure beside its baseline (see BENCHMARKS.md).", no_args_is_help=True)
+
+from semcom_ota.channel.bench import cli as _channel_bench  # noqa: E402
+
+app.command("channel", help="Channel simulator presets and torch twin: Msps beside plain NumPy/torch AWGN.")(_channel_bench)
