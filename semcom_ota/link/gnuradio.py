@@ -268,6 +268,7 @@ class GnuRadioLink(Link):
         if p.poll() is None:
             try:
                 os.killpg(p.pid, signal.SIGTERM)
+                os.killpg(p.pid, signal.SIGCONT)  # a stopped flowgraph must run to handle SIGTERM
             except ProcessLookupError:
                 pass
             try:
