@@ -283,8 +283,8 @@ def select_mcs(payload_bits: int | None, channel_uses: int, snr_db: float, chann
         ok = [c for c in cands if c[2] >= 1.0 - target_fer]
         if ok:  # most utility, then most robust
             mcs, plan, p, u = max(ok, key=lambda c: (c[3], c[2]))
-        else:
-            mcs, plan, p, u = max(cands, key=lambda c: (c[2], c[3]))
+        else:  # nothing decodes reliably: the most robust (ties, e.g. all P = 0: the lowest MCS)
+            mcs, plan, p, u = max(cands, key=lambda c: (c[2], -c[0].index))
         return McsChoice(mcs, plan, p, p * u + (1 - p) * fail_utility)
     scored = [(c, c[2] * c[3] + (1 - c[2]) * fail_utility) for c in cands]
     (mcs, plan, p, u), eu = max(scored, key=lambda t: (round(t[1], 9), t[0][2]))

@@ -6,6 +6,10 @@ import typer
 
 app = typer.Typer(help="Benchmarks that print a figure beside its baseline (see BENCHMARKS.md).", no_args_is_help=True)
 
+from semcom_ota.baselines.bench import cli as _baselines_bench  # noqa: E402
+
+app.command("baselines", help="Digital baselines: BLER per MCS vs Shannon, LDPC throughput vs uncoded.")(_baselines_bench)
+
 from semcom_ota.channel.bench import cli as _channel_bench  # noqa: E402
 
 app.command("channel", help="Channel simulator presets and torch twin: Msps beside plain NumPy/torch AWGN.")(_channel_bench)

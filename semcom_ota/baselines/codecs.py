@@ -1,0 +1,231 @@
+"""The digital separation baselines as Codecs, so they travel over any link like the semantic codecs.
+
+    codec = codecs.create("image-digital", source_codec="avif")      # codec_id 5
+    frame = codec.encode(image, budget=4096, snr_db=12.0)             # SemanticFrame, one tier, QAM symbols
+    out = codec.decode(rx_frame)                                       # Decoded(image, tasks={"ok", "reason", ...})
+    codecs.create("text-digital", source_codec="brotli")              # codec_id 7
+
+TX: pick the MCS for ``budget`` channel uses at ``snr_db`` (:func:`semcom_ota.baselines.mcs.select_mcs`),
+source-code the content to fit the payload, and fill exactly ``budget`` symbols with
+:class:`~semcom_ota.baselines.digital.DigitalBitPipe`. The MCS index and the source codec travel in
+the frame's in-band header (RM(1,5)-coded BPSK, 32 symbols); ``FrameMeta.flags`` mirrors the source
+codec id for the PHY header (jpeg 0, webp 1, avif 2; utf8 0, zlib 1, brotli 2), the RX trusts the
+in-band copy. RX: symbols + ``noise_var`` (``inf`` where ``mask`` is False) -> LLRs -> BP -> CRC ->
+source decoder. Any failure gives the cliff: the mean image / the empty sentence, with the reason in
+``Decoded.tasks["reason"]`` (``frame_<status>``, ``header``, ``parity``, ``length``, ``crc``,
+``source_does_not_fit``, ``source_decode``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from semcom_ota.baselines.digital import DigitalBitPipe
+from semcom_ota.baselines.image_codecs import (
+    IMAGE_CODEC_IDS, check_image, check_image_codec, compress_image, decompress_image,
+)
+from semcom_ota.baselines.mcs import CHANNELS, McsChoice, select_mcs
+from semcom_ota.baselines.text_codecs import TEXT_CODEC_IDS, check_text_codec, decompress_text, fit_text
+from semcom_ota.config import StrictModel, load_yaml
+from semcom_ota.frames import FrameMeta, RxSemanticFrame, SemanticFrame
+from semcom_ota.semantic.base import Codec, Decoded, codecs
+
+log = logging.getLogger(__name__)
+
+IMAGE_DIGITAL_ID = 5
+TEXT_DIGITAL_ID = 7
+
+
+class DigitalCardConfig(StrictModel):
+    """Model-card keys of the digital codecs (all optional)."""
+
+    codec: str
+    source_codec: str | None = None
+    channel: Literal["awgn", "rayleigh"] = "awgn"
+    target_fer: float = 0.1
+    image_shape: list[int] | None = None
+
+
+def _card(card_path: str | Path | None) -> dict[str, Any]:
+    if card_path is None:
+        return {}
+    cfg = load_yaml(card_path, DigitalCardConfig)
+    return {k: v for k, v in cfg.model_dump().items() if v is not None and k != "codec"}
+
+
+def _bits_of(data: bytes) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes(data), np.uint8))
+
+
+def _rx_arrays(frame: RxSemanticFrame) -> tuple[np.ndarray, np.ndarray]:
+    nv = np.where(frame.mask, frame.noise_var.astype(np.float64), np.inf)
+    return np.where(frame.mask, frame.symbols, 0).astype(np.complex64), nv
+
+
+def _check_budget_snr(budget: int, snr_db: float) -> None:
+    if not isinstance(budget, (int, np.integer)) or int(budget) <= 0:
+        raise ValueError(f"budget={budget!r}: expected a positive int (channel uses)")
+    if not np.isfinite(float(snr_db)):
+        raise ValueError(f"snr_db={snr_db!r}: expected a finite number (dB)")
+
+
+def choose_image_mcs(image: np.ndarray, budget: int, snr_db: float, channel: str, source_codec: str,
+                     mean_image: np.ndarray, target_fer: float = 0.1) -> McsChoice:
+    """AWGN: :func:`select_mcs` (most payload with frame error rate <= ``target_fer``). Rayleigh:
+    the MCS maximising the expected quality ``-E[MSE]`` where a lost frame gives the mean image."""
+    if channel == "awgn":
+        return select_mcs(None, budget, snr_db, "awgn", target_fer=target_fer)
+    ref = image.astype(np.float64)
+    mse_fail = float(np.mean((ref - mean_image.astype(np.float64)) ** 2))
+    cache: dict[int, float] = {}
+
+    def neg_mse(bits: int) -> float:
+        if bits not in cache:
+            c = compress_image(image, bits // 8, source_codec)
+            rec = decompress_image(c.data, source_codec, grey=image.ndim == 2) if c.fits else mean_image
+            cache[bits] = -float(np.mean((ref - rec.astype(np.float64)) ** 2))
+        return cache[bits]
+
+    return select_mcs(None, budget, snr_db, "rayleigh", utility=neg_mse, fail_utility=-mse_fail)
+
+
+@codecs.register("image-digital")
+class DigitalImageCodec(Codec):
+    """Separation baseline for images: JPEG/WebP/AVIF + IEEE 802.11n LDPC + Gray QAM (codec_id 5).
+
+    Parameters
+    ----------
+    source_codec: "jpeg", "webp" or "avif".
+    channel: the channel the TX plans for: "awgn" (BLER-threshold rate choice) or "rayleigh"
+        (outage-aware, maximises expected quality; no CSI at TX).
+    target_fer: AWGN frame error rate accepted by the rate choice.
+    mean_image: uint8 image returned when decoding fails (e.g. a data set mean); default mid-grey
+        of ``image_shape`` / the frame's ``content_shape``.
+    image_shape: the shape the RX expects ([H, W] or [H, W, 3]) when frames carry no content_shape.
+    card_path: a model card (YAML) with the keys above.
+    """
+
+    name = "image-digital"
+    codec_id = IMAGE_DIGITAL_ID
+
+    def __init__(self, source_codec: str = "avif", channel: str = "awgn", target_fer: float = 0.1,
+                 mean_image: np.ndarray | None = None, image_shape: tuple[int, ...] | list[int] | None = None,
+                 card_path: str | Path | None = None) -> None:
+        kw = _card(card_path)
+        self.source_codec = check_image_codec(kw.get("source_codec", source_codec))
+        self.channel = kw.get("channel", channel)
+        if self.channel not in CHANNELS:
+            raise ValueError(f"image-digital channel={self.channel!r}: expected one of {CHANNELS}")
+        self.target_fer = float(kw.get("target_fer", target_fer))
+        shape = kw.get("image_shape", image_shape)
+        self.image_shape = tuple(int(s) for s in shape) if shape is not None else None
+        self.mean_image = None if mean_image is None else check_image(mean_image, "mean_image")
+
+    def _mean(self, shape: tuple[int, ...] | None) -> np.ndarray | None:
+        if self.mean_image is not None:
+            return self.mean_image
+        shape = shape or self.image_shape
+        return None if not shape else np.full(shape, 128, np.uint8)
+
+    def encode(self, content: np.ndarray, budget: int, snr_db: float = 10.0) -> SemanticFrame:
+        return self.encode_for(content, budget, snr_db, self.channel)
+
+    def encode_for(self, image: np.ndarray, budget: int, snr_db: float, channel: str) -> SemanticFrame:
+        """:meth:`encode` planning for ``channel`` ("awgn" or "rayleigh") instead of ``self.channel``."""
+        check_image(image, "content")
+        _check_budget_snr(budget, snr_db)
+        mean = self._mean(image.shape)
+        if mean.shape != image.shape:
+            raise ValueError(f"mean_image shape {mean.shape} differs from the image shape {image.shape}")
+        choice = choose_image_mcs(image, int(budget), float(snr_db), channel, self.source_codec, mean, self.target_fer)
+        comp = compress_image(image, choice.plan.payload_bits // 8, self.source_codec)
+        data = comp.data if comp.fits else b""
+        tag = IMAGE_CODEC_IDS[self.source_codec]
+        symbols = DigitalBitPipe(int(budget)).send(_bits_of(data), choice.mcs, tag=tag)
+        extra = {"mcs": choice.mcs.index, "mcs_name": choice.mcs.name, "payload_bytes": len(data), "quality": comp.quality,
+                 "success_prob": choice.success_prob, "source_fits": comp.fits, "channel_plan": channel}
+        meta = FrameMeta(codec_id=self.codec_id, snr_db=float(snr_db), flags=tag, content_shape=tuple(image.shape), extra=extra)
+        return SemanticFrame(symbols, [int(budget)], meta)
+
+    def decode(self, frame: RxSemanticFrame) -> Decoded:
+        shape = tuple(frame.meta.content_shape) or self.image_shape
+        mean = self._mean(shape)
+        if not frame.status.decodable:
+            return Decoded(mean, {"ok": False, "reason": f"frame_{frame.status.value}"})
+        res = DigitalBitPipe(frame.n).receive(*_rx_arrays(frame))
+        tasks: dict[str, Any] = {"ok": res.ok, "reason": res.reason, "mcs": None if res.mcs is None else res.mcs.index}
+        if not res.ok:
+            return Decoded(mean, tasks)
+        codec = {v: k for k, v in IMAGE_CODEC_IDS.items()}.get(res.tag)
+        tasks.update(source_codec=codec, payload_bytes=res.bits.size // 8)
+        if res.bits.size == 0:
+            return Decoded(mean, {**tasks, "ok": False, "reason": "source_does_not_fit"})
+        try:
+            grey = None if not shape else len(shape) == 2
+            img = decompress_image(np.packbits(res.bits).tobytes(), codec, grey=grey)
+        except Exception as err:  # noqa: BLE001 - any decoder failure is the cliff, with its reason
+            log.warning("image-digital: source decoder failed: %s", err)
+            return Decoded(mean, {**tasks, "ok": False, "reason": "source_decode"})
+        return Decoded(img, tasks)
+
+
+@codecs.register("text-digital")
+class DigitalTextCodec(Codec):
+    """Separation baseline for text: UTF-8 / zlib / Brotli + IEEE 802.11n LDPC + Gray QAM (codec_id 7).
+
+    When the coded text does not fit even the highest-rate MCS, the longest prefix that fits the
+    highest-goodput MCS is sent (``tasks["chars_sent"]`` at TX in ``meta.extra``).
+
+    Parameters: ``source_codec`` ("utf8", "zlib", "brotli"), ``channel``, ``target_fer``, ``card_path``
+    as for :class:`DigitalImageCodec`.
+    """
+
+    name = "text-digital"
+    codec_id = TEXT_DIGITAL_ID
+
+    def __init__(self, source_codec: str = "brotli", channel: str = "awgn", target_fer: float = 0.1,
+                 card_path: str | Path | None = None) -> None:
+        kw = _card(card_path)
+        self.source_codec = check_text_codec(kw.get("source_codec", source_codec))
+        self.channel = kw.get("channel", channel)
+        if self.channel not in CHANNELS:
+            raise ValueError(f"text-digital channel={self.channel!r}: expected one of {CHANNELS}")
+        self.target_fer = float(kw.get("target_fer", target_fer))
+
+    def encode(self, content: str, budget: int, snr_db: float = 10.0) -> SemanticFrame:
+        return self.encode_for(content, budget, snr_db, self.channel)
+
+    def encode_for(self, text: str, budget: int, snr_db: float, channel: str) -> SemanticFrame:
+        """:meth:`encode` planning for ``channel`` instead of ``self.channel``."""
+        if not isinstance(text, str):
+            raise TypeError(f"content: expected str, got {type(text).__name__}")
+        _check_budget_snr(budget, snr_db)
+        # the highest-goodput MCS bounds what can be sent at all (raises when no MCS fits the budget)
+        best = select_mcs(None, int(budget), float(snr_db), channel, target_fer=self.target_fer)
+        data, kept = fit_text(text, best.plan.payload_bits // 8, self.source_codec)
+        choice = select_mcs(len(data) * 8, int(budget), float(snr_db), channel, target_fer=self.target_fer)
+        tag = TEXT_CODEC_IDS[self.source_codec]
+        symbols = DigitalBitPipe(int(budget)).send(_bits_of(data), choice.mcs, tag=tag)
+        extra = {"mcs": choice.mcs.index, "mcs_name": choice.mcs.name, "payload_bytes": len(data), "chars_sent": kept,
+                 "chars_total": len(text), "success_prob": choice.success_prob, "channel_plan": channel}
+        meta = FrameMeta(codec_id=self.codec_id, snr_db=float(snr_db), flags=tag, extra=extra)
+        return SemanticFrame(symbols, [int(budget)], meta)
+
+    def decode(self, frame: RxSemanticFrame) -> Decoded:
+        if not frame.status.decodable:
+            return Decoded("", {"ok": False, "reason": f"frame_{frame.status.value}"})
+        res = DigitalBitPipe(frame.n).receive(*_rx_arrays(frame))
+        tasks: dict[str, Any] = {"ok": res.ok, "reason": res.reason, "mcs": None if res.mcs is None else res.mcs.index}
+        if not res.ok:
+            return Decoded("", tasks)
+        codec = {v: k for k, v in TEXT_CODEC_IDS.items()}.get(res.tag)
+        tasks.update(source_codec=codec, payload_bytes=res.bits.size // 8)
+        try:
+            return Decoded(decompress_text(np.packbits(res.bits).tobytes(), codec), tasks)
+        except (ValueError, KeyError) as err:
+            log.warning("text-digital: source decoder failed: %s", err)
+            return Decoded("", {**tasks, "ok": False, "reason": "source_decode"})
