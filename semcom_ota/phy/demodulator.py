@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +13,7 @@ from semcom_ota.phy.config import PhyConfig
 from semcom_ota.phy.equalise import mmse_equalise, ofdm_demodulate, track_pilots
 from semcom_ota.phy.header import HEADER_VERSION, HeaderFields, unpack_header, viterbi_decode
 from semcom_ota.phy.layout import HEADER_CODED_BITS, OfdmLayout
-from semcom_ota.phy.sync import SyncResult, Synchroniser, detect, schmidl_cox, sc_window
+from semcom_ota.phy.sync import SyncResult, Synchroniser, coarse_detect, sc_window, schmidl_cox
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Demodulator:
         self._hdr_need = lay.payload_start + self.synchroniser.margin  # samples after t0 to read a header
         self._peak_span = 2 * self._W + 16
         self._min_block = 4096
+        self._stride = math.gcd(math.gcd(self._W, self._half), 16)
         self._block = 1 << 16
         self._total = 0
         self._reset_stream()
@@ -96,6 +98,7 @@ class Demodulator:
         self._pending: _Pending | None = None
         self._need = self._total
         self._bad = np.zeros(0, np.int64)
+        self._hits: tuple[int, int, np.ndarray] = (0, 0, np.zeros(0, np.int64))
 
     @staticmethod
     def _check(chunk: np.ndarray) -> np.ndarray:
@@ -156,18 +159,24 @@ class Demodulator:
         i = np.searchsorted(self._bad, lo)
         return bool(i < self._bad.size and self._bad[i] < hi)
 
-    def _metric_hits(self, lo: int, hi: int) -> tuple[int, int] | None:
-        """First Schmidl–Cox crossing with start d in ``[lo, hi)`` (absolute); returns (d, hi) or None."""
+    def _first_hit(self, lo: int, hi: int) -> int | None:
+        """First coarse Schmidl–Cox crossing with start in ``[lo, hi)`` (absolute), or None.
+
+        Crossings are computed block by block and cached, so a region is examined once."""
         half, W = self._half, self._W
-        s = lo
-        while s < hi:
-            e = min(hi, s + self._block)
-            seg = self._buf[s - self._base : e - self._base + half + W - 1]
-            P, R1, R2, floor = schmidl_cox(seg, half, W)
-            hits = np.flatnonzero(detect(P, R1, R2, floor, self.cfg.detect_threshold))
-            if hits.size:
-                return s + int(hits[0]), hi
-            s = e
+        while lo < hi:
+            c_lo, c_hi, hits = self._hits
+            if not (c_lo <= lo < c_hi):
+                e = min(hi, lo + self._block)
+                seg = self._buf[lo - self._base : e - self._base + half + W - 1]
+                hits = lo + coarse_detect(seg, half, W, self._stride, self.cfg.detect_threshold)
+                self._hits = (lo, e, hits)
+                c_lo, c_hi = lo, e
+            i = int(np.searchsorted(hits, lo))
+            lim = min(hi, c_hi)
+            if i < hits.size and hits[i] < lim:
+                return int(hits[i])
+            lo = lim
         return None
 
     def _peak(self, d1: int) -> tuple[int, complex]:
@@ -187,12 +196,12 @@ class Demodulator:
         if not final and self._total - start < self._min_block + half + W:
             self._need = start + self._min_block + half + W
             return None
-        hit = self._metric_hits(start, last + 1) if last >= start else None
+        hit = self._first_hit(start, last + 1) if last >= start else None
         if hit is None:
             self._search = max(start, last + 1)
             self._need = self._search + self._min_block + half + W
             return None
-        d1 = hit[0]
+        d1 = max(hit - self._stride, self._base)
         if d1 + self._peak_span > last + 1 and not final:
             self._search = d1
             self._need = d1 + self._peak_span + half + W
@@ -290,10 +299,10 @@ class Demodulator:
         scan_hi = min(fr.end, self._total - self._hdr_need)
         lo = pay_start
         while lo < scan_hi:
-            hit = self._metric_hits(lo, scan_hi)
+            hit = self._first_hit(lo, scan_hi)
             if hit is None:
                 break
-            t1, P1 = self._peak(hit[0])
+            t1, P1 = self._peak(max(hit - self._stride, self._base))
             res1 = self.synchroniser.synchronise(self._buf, self._base, t1, P1)
             if res1 is not None:
                 cut = min(cut, t1)
@@ -312,7 +321,7 @@ class Demodulator:
         if n_av:
             E = np.mean(np.abs(Y[nh:]) ** 2, axis=1)
             sig = float(np.mean(np.abs(sync.h) ** 2))
-            live = np.flatnonzero(E > sync.noise_var + 0.3 * sig)
+            live = np.flatnonzero(E > sync.noise_var + 0.2 * sig)
             n_rx = int(live[-1]) + 1 if live.size else 0
         else:
             n_rx = 0

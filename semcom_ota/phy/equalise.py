@@ -48,6 +48,21 @@ def _centred_sum(a: np.ndarray, width: int) -> np.ndarray:
     return c[hi] - c[lo]
 
 
+def _cpe_window(c: np.ndarray, var1: float, w_max: int) -> tuple[int, float]:
+    """Pick the (odd) averaging width for the common phase and estimate the phase-noise increment
+    variance per symbol ``q`` from successive pilot phasors ``c`` ``[S]`` (noise variance ``var1``
+    each): minimises ``var1/w + q (w²-1)/12``."""
+    if c.size < 3 or w_max <= 1:
+        return 1, 0.0
+    d = np.angle(c[1:] * np.conj(c[:-1]))
+    q = max(float(np.median(d * d)) / 0.455 - 2.0 * var1, 0.0)
+    if q <= 0.0:
+        return w_max, 0.0
+    w = int(np.sqrt(12.0 * var1 / q))
+    w = max(1, min(w_max, w))
+    return w if w % 2 else max(w - 1, 1), q
+
+
 def track_pilots(Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -> tuple[np.ndarray, np.ndarray]:
     """Remove the common phase and the sampling-offset phase slope of each OFDM symbol.
 
@@ -72,15 +87,17 @@ def track_pilots(Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -
     w = np.abs(D)
     ang = np.angle(D)
     theta = np.sum(w * dk * ang, axis=1) / np.maximum(np.sum(w * dk * dk, axis=1), 1e-300)
-    Qc = Q * np.exp(-1j * theta[:, None] * lay.pilot[None, :])
-    c = _centred_sum(Qc.sum(axis=1, keepdims=True), cfg.cpe_window)[:, 0]
+    Qc = (Q * np.exp(-1j * theta[:, None] * lay.pilot[None, :])).sum(axis=1)
+    # common phase: average over w symbols, w chosen from the observed phase wander (phase noise)
+    hp2 = float(np.sum(np.abs(sync.h[pp]) ** 2))
+    var1 = sync.noise_var / (2.0 * hp2)  # phase variance of one symbol's pilot phasor
+    w, q = _cpe_window(Qc, var1, cfg.cpe_window)
+    c = _centred_sum(Qc[:, None], w)[:, 0]
     phi = np.angle(c)
     k = lay.used.astype(np.float64)
     corr = np.exp(-1j * (phi[:, None] + theta[:, None] * k[None, :])).astype(np.complex64)
-    # phase-error variance of the averaged pilot phasor: N0 / (2 Σ|h_p|²) over the averaging window
-    hp2 = float(np.sum(np.abs(sync.h[pp]) ** 2))
-    n_avg = _centred_sum(np.ones((S, 1)), cfg.cpe_window)[:, 0]
-    phase_var = sync.noise_var / (2.0 * hp2 * n_avg)
+    n_avg = _centred_sum(np.ones((S, 1)), w)[:, 0]
+    phase_var = var1 / n_avg + q * (n_avg * n_avg - 1.0) / 12.0
     return Y * corr, phase_var
 
 

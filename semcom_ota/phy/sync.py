@@ -58,6 +58,42 @@ def detect(P: np.ndarray, R1: np.ndarray, R2: np.ndarray, floor: float, threshol
     return (p2 > threshold * R1 * R2) & (R1 > floor) & (R2 > floor)
 
 
+def coarse_detect(x: np.ndarray, half: int, window: int, stride: int, threshold: float) -> np.ndarray:
+    """Schmidl–Cox test on a grid of starts ``d = 0, stride, 2·stride, ...`` from block sums (no
+    running sums, so no rounding drift and silence gives exactly 0).
+
+    Parameters
+    ----------
+    x: complex64 ``[L]``; half, window: as in :func:`schmidl_cox` (both multiples of ``stride``).
+
+    Returns
+    -------
+    int64 indices ``d`` (multiples of ``stride``) whose metric exceeds ``threshold``; the metric
+    there is within a few samples of the exact peak, which :func:`schmidl_cox` then refines.
+    """
+    L = x.size
+    k = window // stride
+    h = half // stride
+    nb = (L - half) // stride  # blocks of the lag product
+    m = nb - k + 1  # grid positions with a full window
+    if m <= 0:
+        return np.zeros(0, np.int64)
+    n = nb * stride
+    prod = np.conj(x[:n]) * x[half : half + n]
+    Pb = prod.reshape(nb, stride).sum(axis=1)
+    xe = x[: n + half]
+    Eb = (xe.real * xe.real + xe.imag * xe.imag).reshape(nb + h, stride).sum(axis=1)
+    P = Pb[:m].copy()
+    R = Eb[: m + h].copy()
+    for j in range(1, k):
+        P += Pb[j : j + m]
+        R += Eb[j : j + m + h]
+    R1, R2 = R[:m], R[h : h + m]
+    p2 = P.real * P.real + P.imag * P.imag
+    hit = (p2 > threshold * R1 * R2) & (R1 > 1e-30)
+    return np.flatnonzero(hit) * stride
+
+
 @dataclass
 class SyncResult:
     """Outcome of synchronising one detected frame.
@@ -108,7 +144,10 @@ class Synchroniser:
         self.a_ref = xa[self.a_lo % N] * np.conj(xa[self.a_hi % N])
         self.shifts = 2 * np.arange(-self.q_max, self.q_max + 1)
         self.first_path_window = (-N // 4, N // 2)  # delays searched for the first path (samples)
-        self.est_taps = np.arange(-cfg.timing_backoff - 2, cfg.cp_len)
+        self.est_delays = np.arange(-cfg.timing_backoff - 2, cfg.cp_len, 0.5)
+        self.atoms = self._basis(self.est_delays)  # [n_used, n_atoms]
+        self.atoms_h = np.ascontiguousarray(self.atoms.conj().T)
+        self.max_paths = 16
         self.b_conj = np.conj(layout.b_freq)
 
     def _basis(self, taps: np.ndarray) -> np.ndarray:
@@ -184,20 +223,43 @@ class Synchroniser:
         return SyncResult(t0=t0, phase_ref=ref, cfo=cfo, h=h_hat, h_err_var=err, noise_var=nv, snr_db=snr_db, rho=rho)
 
     def estimate_channel(self, H_ls: np.ndarray, ls_var: float) -> tuple[np.ndarray, np.ndarray]:
-        """Project an LS estimate ``[n_used]`` (error variance ``ls_var`` per bin) on the delay window,
-        keep the taps above ``tap_threshold`` × their noise, refit; return the estimate and its
-        per-bin error variance (both ``[n_used]``)."""
-        taps = self.est_taps
-        F = self._basis(taps)
-        G = np.linalg.pinv(F)
-        h = G @ H_ls
-        tap_var = ls_var * np.real(np.sum(np.abs(G) ** 2, axis=1))
-        keep = np.abs(h) ** 2 > self.lay.cfg.tap_threshold * tap_var
-        if not np.any(keep):
-            keep[np.argmax(np.abs(h))] = True
-        Fk = F[:, keep]
-        Gk = np.linalg.pinv(Fk)
-        h_hat = Fk @ (Gk @ H_ls)
-        # error covariance of the refit: ls_var · Fk (Fk^H Fk)^-1 Fk^H -> its diagonal
-        err = ls_var * np.real(np.sum(Fk * Gk.T, axis=1))
+        """Sparse (orthogonal matching pursuit) fit of an LS channel estimate.
+
+        Parameters
+        ----------
+        H_ls: complex ``[n_used]`` LS estimate on the used bins; ls_var: its error variance per bin.
+
+        Returns
+        -------
+        ``h`` complex128 ``[n_used]`` and its error variance float64 ``[n_used]``.
+
+        Atoms are paths at delays ``[-timing_backoff-2, cp_len)`` on a half-sample grid (fractional
+        delays need no long sinc tails). A path is added while it removes more than
+        ``tap_threshold · ls_var`` of residual energy; the estimate is the LS refit on the chosen
+        paths, whose error variance is ``ls_var · diag(D (D^H D)^-1 D^H)`` (about ``ls_var · K / n_used``).
+        """
+        D = self.atoms
+        n = D.shape[0]
+        thr = self.lay.cfg.tap_threshold * ls_var
+        r = H_ls
+        sel: list[int] = []
+        coef = np.zeros(0, np.complex128)
+        for _ in range(self.max_paths):
+            c = self.atoms_h @ r
+            gain = (c.real * c.real + c.imag * c.imag) / n
+            if sel:
+                gain[sel] = 0.0
+            j = int(np.argmax(gain))
+            if gain[j] < thr and sel:
+                break
+            sel.append(j)
+            Dk = D[:, sel]
+            coef = np.linalg.lstsq(Dk, H_ls, rcond=None)[0]
+            r = H_ls - Dk @ coef
+            if gain[j] < thr:
+                break
+        Dk = D[:, sel]
+        h_hat = Dk @ coef
+        Gk = np.linalg.pinv(Dk)
+        err = ls_var * np.real(np.sum(Dk * Gk.T, axis=1))
         return h_hat, np.maximum(err, 0.0)
