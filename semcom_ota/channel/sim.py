@@ -510,6 +510,15 @@ class ChannelSimulator:
         self._pn_phase = 0.0
         self._fade_t = 0  # sample counter of the continuous (Doppler) fading process
         self._sos: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        # streaming state
+        self._mp_hist = np.zeros(self.n_taps - 1, np.complex64)
+        self._mp_n = 0  # inputs consumed by the streaming multipath stage
+        self._static_taps: np.ndarray | None = None
+        self._blk_lo = 0  # block id of _blk_cache[0]
+        self._blk_cache = np.zeros((0, self.n_taps), np.complex64)
+        self._rs_buf = np.zeros(0, np.complex64)
+        self._rs_base = 0  # global input index of _rs_buf[0]
+        self._rs_m = 0  # next output index of the resampler
         self._ref_power: float | None = self.cfg.signal_power
         self.last_taps: np.ndarray | None = None
         self.last_noise_var = 0.0
@@ -566,11 +575,39 @@ class ChannelSimulator:
         c = self.cfg
         if x.size == 0:
             return np.zeros(0, np.complex64)
+        self._note_power(x)
+        return self._front_end(self._timing(self._multipath(x)), "apply")
+
+    __call__ = apply
+
+    def stream(self, x: np.ndarray) -> np.ndarray:
+        """Streaming mode: pass the next chunk of a continuous sample stream; returns complex64.
+
+        Unlike :meth:`apply`, chunks join seamlessly: the multipath convolution keeps the last
+        ``L − 1`` inputs, the resampler (timing offset, SRO) keeps its input history and fractional
+        position, fading is drawn once per stream (or per ``block_len_samples`` counted over the
+        stream, or continuous with ``doppler_hz``), CFO and phase noise run on. So the output of
+        chunks ``a, b`` equals that of ``a + b`` for the deterministic impairments, and the total
+        output length tracks ``input · (1 + sro_ppm·1e-6)``. With a timing offset or SRO the
+        resampler holds back 8 samples until the next chunk arrives; the delay itself appears as
+        leading zeros. Do not mix ``stream`` and ``apply`` calls without :meth:`reset` in between.
+        """
+        x = _check_complex(x, "x")
+        if x.size == 0:
+            return np.zeros(0, np.complex64)
+        self._note_power(x)
+        return self._front_end(self._timing_stream(self._multipath_stream(x)), "stream")
+
+    def _note_power(self, x: np.ndarray) -> None:
         ps = active_power(x)
-        if c.signal_power is None and ps > 0:
+        if self.cfg.signal_power is None and ps > 0:
             self._ref_power = ps
-        y = self._multipath(x)
-        y = self._timing(y)
+
+    def _front_end(self, y: np.ndarray, caller: str) -> np.ndarray:
+        """CFO/phase noise → IQ imbalance → DC → AWGN → drops (all memoryless but the rotation)."""
+        c = self.cfg
+        if y.size == 0:
+            return np.zeros(0, np.complex64)
         y = self._rotate(y)
         if c.iq_amplitude_imbalance_db or c.iq_phase_imbalance_deg:
             y = (np.complex64(self._k1) * y + np.complex64(self._k2) * np.conj(y)).astype(np.complex64)
@@ -579,7 +616,7 @@ class ChannelSimulator:
         if c.snr_db is not None:
             if self._ref_power is None:
                 raise ValueError(
-                    "ChannelSimulator.apply: the first buffer is all zeros, so P_s is undefined; "
+                    f"ChannelSimulator.{caller}: the first buffer is all zeros, so P_s is undefined; "
                     "set ChannelConfig.signal_power to add noise to idle samples"
                 )
             self.last_signal_power = self._ref_power
@@ -587,8 +624,6 @@ class ChannelSimulator:
             y = add_awgn(y, c.snr_db, self.rng, signal_power=self._ref_power)
         y = self._drop(y)
         return np.ascontiguousarray(y, dtype=np.complex64)
-
-    __call__ = apply
 
     # ---------------------------------------------------------------------------------------------
     def _multipath(self, x: np.ndarray) -> np.ndarray:
@@ -621,8 +656,25 @@ class ChannelSimulator:
 
         ``h_l(t) = sqrt(p_l/M) Σ_k [cos(ω_d t cos α_k + φ_k) + j cos(ω_d t sin α_k + ψ_k)]`` with
         ``α_k = (2πk − π + θ)/(4M)``; autocorrelation ≈ ``J0(2π f_d τ)``. Evaluated on a grid of
-        ≥ 64 points per Doppler period and linearly interpolated. ``last_taps`` holds the taps at the
-        grid points ``[n_grid, L]``.
+        ≥ 64 points per Doppler period and linearly interpolated. ``last_taps`` holds about 64
+        snapshots of the taps along the call, ``[k, L]``.
+        """
+        g = self._sos_gains(self._fade_t + np.arange(m, dtype=np.float64))
+        self._fade_t += x.size  # the next call continues where this input ended
+        active = np.flatnonzero(self._powers > 0)
+        step = max(1, m // 64)
+        taps = np.zeros((-(-m // step), self.n_taps), np.complex64)
+        taps[:, active] = g[::step]
+        self.last_taps = taps
+        y = np.zeros(m, np.complex64)
+        for j, l in enumerate(active):
+            y[l : l + x.size] += g[l : l + x.size, j] * x
+        return y
+
+    def _sos_gains(self, times: np.ndarray) -> np.ndarray:
+        """Tap gains complex64 ``[T, A]`` of the active taps at sample times ``times`` (sorted).
+
+        Evaluated on a grid of ≥ 64 points per Doppler period and linearly interpolated.
         """
         c = self.cfg
         M = self._SOS_M
@@ -636,8 +688,9 @@ class ChannelSimulator:
             self._sos = (alpha, phi, psi, np.array([los]))
         alpha, phi, psi, los = self._sos
         step = max(1, int(c.sample_rate_hz / (64.0 * c.doppler_hz)))
-        grid = np.arange(0, m + step, step, dtype=np.float64)
-        wt = 2 * np.pi * c.doppler_hz * (self._fade_t + grid) / c.sample_rate_hz  # [G]
+        g0 = math.floor(times[0] / step) * step  # grid anchored to absolute time: chunking-invariant
+        grid = np.arange(g0, times[-1] + step + 1, step, dtype=np.float64)
+        wt = 2 * np.pi * c.doppler_hz * grid / c.sample_rate_hz  # [G]
         re = np.cos(wt[:, None, None] * np.cos(alpha)[None] + phi[None]).sum(-1)  # [G, A]
         im = np.cos(wt[:, None, None] * np.sin(alpha)[None] + psi[None]).sum(-1)
         g = (re + 1j * im) / math.sqrt(M)  # unit mean power per tap
@@ -645,16 +698,70 @@ class ChannelSimulator:
             k = 10.0 ** (c.rician_k_db / 10.0)
             g[:, 0] = math.sqrt(k / (k + 1)) * np.exp(1j * los[0]) + math.sqrt(1 / (k + 1)) * g[:, 0]
         g *= np.sqrt(self._powers[active])[None, :]
-        taps = np.zeros((grid.size, self.n_taps), np.complex64)
-        taps[:, active] = g
-        self.last_taps = taps
-        self._fade_t += x.size  # the next call continues where this input ended
-        t = np.arange(m, dtype=np.float64)
-        y = np.zeros(m, np.complex64)
+        out = np.empty((times.size, active.size), np.complex64)
+        for j in range(active.size):
+            out[:, j] = np.interp(times, grid, g[:, j].real) + 1j * np.interp(times, grid, g[:, j].imag)
+        return out
+
+    def _multipath_stream(self, x: np.ndarray) -> np.ndarray:
+        c = self.cfg
+        if c.fading == "none" and c.profile == "flat":
+            return x
+        L, n = self.n_taps, x.size
+        xx = np.concatenate([self._mp_hist, x])
+        if L > 1:
+            self._mp_hist = xx[xx.size - (L - 1) :].copy()
+        active = np.flatnonzero(self._powers > 0)
+        g0 = self._mp_n
+        self._mp_n += n
+        if c.doppler_hz:
+            gains = self._sos_gains(self._fade_t + np.arange(n, dtype=np.float64))  # [n, A]
+            self._fade_t += n
+            self.last_taps = None
+        elif c.block_len_samples is None:
+            if self._static_taps is None:
+                self._static_taps = draw_fading_taps(self._powers, 1, c.fading, self.rng, c.rician_k_db)
+            self.last_taps = self._static_taps
+            gains = np.broadcast_to(self._static_taps[0, active], (n, active.size))
+        else:
+            blk = (g0 + np.arange(n)) // c.block_len_samples
+            need = int(blk[-1]) + 1 - (self._blk_lo + self._blk_cache.shape[0])
+            if need > 0:
+                new = draw_fading_taps(self._powers, need, c.fading, self.rng, c.rician_k_db)
+                self._blk_cache = np.concatenate([self._blk_cache, new])
+            drop = int(blk[0]) - self._blk_lo
+            self._blk_cache, self._blk_lo = self._blk_cache[drop:], int(blk[0])
+            self.last_taps = self._blk_cache
+            gains = self._blk_cache[blk - self._blk_lo][:, active]
+        y = np.zeros(n, np.complex64)
         for j, l in enumerate(active):
-            hl = np.interp(t[l : l + x.size], grid, g[:, j].real) + 1j * np.interp(t[l : l + x.size], grid, g[:, j].imag)
-            y[l : l + x.size] += (hl * x).astype(np.complex64)
+            y += gains[:, j] * xx[L - 1 - l : L - 1 - l + n]
         return y
+
+    def _timing_stream(self, y: np.ndarray) -> np.ndarray:
+        c = self.cfg
+        tau = float(c.timing_offset_samples)
+        eps = float(c.sro_ppm) * 1e-6
+        if tau == 0.0 and eps == 0.0:
+            return y
+        H = _INTERP_HALF
+        buf = np.concatenate([self._rs_buf, y])
+        avail = self._rs_base + buf.size  # inputs 0..avail-1 known
+        # output m needs inputs up to floor(t_m) + H with t_m = m/(1+eps) - tau
+        m_end = int(math.ceil((avail - H + tau) * (1.0 + eps)))
+        while m_end > self._rs_m and math.floor((m_end - 1) / (1.0 + eps) - tau) + H > avail - 1:
+            m_end -= 1  # guard against floating-point rounding at the boundary
+        if m_end <= self._rs_m:
+            self._rs_buf = buf
+            return np.zeros(0, np.complex64)
+        t = np.arange(self._rs_m, m_end, dtype=np.float64) / (1.0 + eps) - tau - self._rs_base
+        out = fractional_resample(buf, t)
+        self._rs_m = m_end
+        t_next = m_end / (1.0 + eps) - tau
+        keep_from = max(0, int(math.floor(t_next)) - H + 1 - self._rs_base)
+        self._rs_buf = buf[keep_from:].copy()
+        self._rs_base += keep_from
+        return out
 
     def _timing(self, y: np.ndarray) -> np.ndarray:
         c = self.cfg

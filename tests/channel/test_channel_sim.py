@@ -391,3 +391,45 @@ def test_noise_voltage_matches_add_awgn(rng):
     x = qpsk(100_000, rng, amp=0.25)
     y = add_awgn(x, 8.0, rng)
     assert np.std(y - x) == pytest.approx(noise_voltage(8.0, 0.0625), rel=0.01)
+
+
+# ------------------------------------------------------------------ streaming
+
+
+STREAM_CASES = [
+    {"profile": "EVA"},
+    {"fading": "rayleigh", "profile": "EPA"},
+    {"fading": "rayleigh", "profile": "EVA", "block_len_samples": 777},
+    {"fading": "rician", "profile": "EVA", "doppler_hz": 300.0},
+    {"timing_offset_samples": 5.3},
+    {"sro_ppm": 300, "timing_offset_samples": 2.7, "cfo_hz": 1e5, "iq_phase_imbalance_deg": 3, "dc_offset": 0.1},
+    {"fading": "rayleigh", "profile": "ETU", "sro_ppm": -200},
+]
+
+
+@pytest.mark.parametrize("kw", STREAM_CASES)
+def test_stream_is_chunking_invariant_and_matches_apply(kw, rng):
+    x = qpsk(20_000, rng)
+    cfg = ChannelConfig(**kw)
+    whole = ChannelSimulator(cfg, seed=1).stream(x)
+    sim = ChannelSimulator(cfg, seed=1)
+    cuts = [0, 1, 5, 1000, 1003, 7000, 19_990, 20_000]
+    parts = np.concatenate([sim.stream(x[a:b]) for a, b in zip(cuts[:-1], cuts[1:])])
+    assert np.array_equal(parts, whole)
+    eps = cfg.sro_ppm * 1e-6
+    assert abs(whole.size - x.size * (1 + eps)) <= 8 + cfg.timing_offset_samples * (1 + eps) + 1
+    framed = ChannelSimulator(cfg, seed=1).apply(x)  # same channel, frame mode (keeps the tails)
+    k = whole.size - 20
+    assert np.allclose(whole[:k], framed[:k], atol=1e-5)
+
+
+def test_stream_noise_and_reset(rng):
+    x = qpsk(40_000, rng, amp=0.5)
+    sim = ChannelSimulator(ChannelConfig(snr_db=15.0, fading="rayleigh", profile="EPA"), seed=8)
+    y = np.concatenate([sim.stream(c) for c in np.array_split(x, 9)])
+    h = sim.last_taps[0]
+    clean = np.convolve(x, h)[: x.size]
+    snr = 10 * np.log10(0.25 / np.mean(np.abs(y - clean) ** 2))
+    assert snr == pytest.approx(15.0, abs=0.15)
+    sim.reset()
+    assert np.array_equal(np.concatenate([sim.stream(c) for c in np.array_split(x, 9)]), y)
