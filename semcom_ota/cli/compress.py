@@ -1,0 +1,62 @@
+"""`semcom compress`: adaptive model compression of the LAM encoder to a device budget."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+
+
+def _row(m) -> str:
+    return (f"{m.name:<18} {m.size_mb:>8.1f} {m.latency_ms_b1:>9.2f} {m.latency_ms_b32:>10.1f} "
+            f"{m.cosine_to_fp32:>8.4f} {m.paraphrase_top1:>8.3f}  {m.provider}")
+
+
+HEADER = f"{'candidate':<18} {'size MB':>8} {'ms b=1':>9} {'ms b=32':>10} {'cos fp32':>8} {'para@1':>8}  provider"
+
+
+def compress(
+    model: str = typer.Option("minilm", "--model", help="Encoder to compress (minilm: the LAM text encoder)."),
+    budget_ms: float = typer.Option(None, "--budget-ms", help="Latency budget, ms per sentence (batch 1, 32 tokens)."),
+    budget_mb: float = typer.Option(None, "--budget-mb", help="Size budget of the model file, MB."),
+    device: str = typer.Option("cpu", "--device", help="cpu, or cuda (needs the onnxruntime-gpu extra and a GPU)."),
+    threads: int = typer.Option(1, "--threads", help="Intra-op threads for the latency measurement."),
+    out: Path = typer.Option(Path("out/compress"), "--out", help="Directory for the chosen model and its card."),
+    all_candidates: bool = typer.Option(False, "--all", help="Measure every candidate, not only up to the first that fits."),
+    json_path: Path = typer.Option(None, "--json", help="Also write every measurement as JSON."),
+) -> None:
+    """Measure candidates on this machine (fp32 → int8 → pruned+int8) and keep the least compression
+    that meets the budget; writes the model and a model card with measured size, latency and quality."""
+    from semcom_ota.semantic.compress import budget as B
+
+    if model != "minilm":
+        typer.echo(f"semcom compress: --model {model!r}: expected 'minilm'", err=True)
+        raise typer.Exit(2)
+    if device not in ("cpu", "cuda"):
+        typer.echo(f"semcom compress: --device {device!r}: expected cpu or cuda", err=True)
+        raise typer.Exit(2)
+    builder = B.minilm_builder(out, device=device, threads=threads)
+    typer.echo(HEADER)
+    names = B.CANDIDATES
+    if all_candidates:
+        measured = []
+        for n in names:
+            m = builder.build(n)
+            typer.echo(_row(m))
+            measured.append(m)
+        chosen = next((m for m in measured if B.meets(m, budget_ms, budget_mb)), None)
+    else:
+        chosen, measured = B.pick_least_compression(builder, budget_ms, budget_mb, names, on_measured=lambda m: typer.echo(_row(m)))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps({"candidates": [asdict(m) for m in measured], "chosen": chosen.name if chosen else None,
+                                         "budget_ms": budget_ms, "budget_mb": budget_mb}, indent=1))
+    if chosen is None:
+        best = min(measured, key=lambda m: m.latency_ms_b1)
+        typer.echo(f"\nno candidate meets the budget (latency <= {budget_ms} ms, size <= {budget_mb} MB); "
+                   f"the fastest is {best.name}: {best.latency_ms_b1:.2f} ms, {best.size_mb:.1f} MB", err=True)
+        raise typer.Exit(1)
+    card = B.write_card(chosen, out / f"{model}_compressed.yaml", model, budget_ms, budget_mb, threads)
+    typer.echo(f"\nchosen: {chosen.name} (least compression meeting the budget) -> card {card}")
