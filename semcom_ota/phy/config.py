@@ -49,7 +49,7 @@ class PhyConfig(StrictModel):
     seed: int = Field(0, ge=0)
     zc_root: int = Field(25, ge=1)
     detect_threshold: float = Field(0.15, gt=0.0, lt=1.0)
-    verify_threshold: float = Field(0.4, gt=0.0, lt=1.0)
+    verify_threshold: float = Field(0.3, gt=0.0, lt=1.0)
     max_cfo_subcarriers: float = Field(8.0, ge=0.0)
     timing_backoff: int = Field(3, ge=0)
     tap_threshold: float = Field(6.0, gt=0.0)

@@ -84,7 +84,7 @@ class Demodulator:
         self._hdr_need = lay.payload_start + self.synchroniser.margin  # samples after t0 to read a header
         self._peak_span = 2 * self._W + 16
         self._min_block = 4096
-        self._stride = math.gcd(math.gcd(self._W, self._half), 16)
+        self._stride = math.gcd(math.gcd(self._W, self._half), 8)
         self._block = 1 << 16
         self._total = 0
         self._reset_stream()
@@ -186,7 +186,9 @@ class Demodulator:
         seg = self._buf[d1 - self._base : hi - self._base + half + W - 1]
         P, R1, R2, _ = schmidl_cox(seg, half, W)
         m = (P.real**2 + P.imag**2) / np.maximum(R1 * R2, 1e-300)
-        i = int(np.argmax(m))
+        # the metric falls off linearly either side of A's start: smooth before the arg-max (noise)
+        k = self._stride + 1
+        i = int(np.argmax(np.convolve(m, np.ones(k), mode="same")))
         return d1 + i, complex(P[i])
 
     def _next_candidate(self, final: bool) -> tuple[int, complex] | None:

@@ -143,7 +143,9 @@ class Synchroniser:
         xa = layout.a_freq
         self.a_ref = xa[self.a_lo % N] * np.conj(xa[self.a_hi % N])
         self.shifts = 2 * np.arange(-self.q_max, self.q_max + 1)
-        self.first_path_window = (-N // 4, N // 2)  # delays searched for the first path (samples)
+        self.first_path_window = (-N // 4, N // 4 + N // 8)  # delays searched for the first path (samples)
+        frac = (self.first_path_window[1] - self.first_path_window[0]) / N
+        self.min_concentration = frac + 0.2 * (1.0 - frac)
         self.est_delays = np.arange(-cfg.timing_backoff - 2, cfg.cp_len, 0.5)
         self.atoms = self._basis(self.est_delays)  # [n_used, n_atoms]
         self.atoms_h = np.ascontiguousarray(self.atoms.conj().T)
@@ -204,6 +206,10 @@ class Synchroniser:
         delays = np.arange(lo_d, hi_d)
         p = pdp[delays % N]
         thr = max(0.1 * p.max(), cfg.tap_threshold * (nv / 2.0) * lay.n_used / N**2)
+        # confirmation: a real preamble puts most of the estimate's energy at plausible delays
+        # (noise spreads it over all n_fft delays: about (hi_d - lo_d) / n_fft of it lands there)
+        if float(p.sum()) < self.min_concentration * float(pdp.sum()):
+            return None
         sig = np.flatnonzero(p > thr)
         if sig.size == 0:
             return None
