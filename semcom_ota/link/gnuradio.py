@@ -34,6 +34,7 @@ from semcom_ota.config import validate_config
 from semcom_ota.link.base import Link, check_samples, links
 from semcom_ota.link.errors import LinkError
 from semcom_ota.link.grc import compile_flowgraph, find_flowgraph, inspect_flowgraph
+from semcom_ota.link.profiles import load_profile
 from semcom_ota.link.zmq_link import SampleSocketConfig, SampleSockets
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,57 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def soapy_flowgraph_params(profile: str, side: str, device_args: str = "") -> dict[str, Any]:
+    """Parameters of ``tx_soapy``/``rx_soapy`` from a device profile for one side (``tx`` or ``rx``)."""
+    p = load_profile(profile)
+    d = p.tx if side == "tx" else p.rx
+    extra = p.device_args(device_args).split(",", 1)
+    return {
+        "driver": p.driver,
+        "dev_args": extra[1] if len(extra) > 1 else "",
+        "samp_rate": p.sample_rate_hz,
+        "freq": p.center_freq_hz,
+        "lo_offset": p.lo_offset_hz,
+        "gain": sum(g.value_db for g in d.gains.values()),
+        "bandwidth": p.bandwidth_hz or 0.0,
+        "antenna": d.antenna or "",
+    }
+
+
+def _kill_group(p: subprocess.Popen, grace_s: float) -> None:
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+            os.killpg(p.pid, signal.SIGCONT)  # a stopped flowgraph must run to handle SIGTERM
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(grace_s)
+    else:
+        try:  # the leader is gone; make sure nothing of its group is left
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 class GnuRadioLinkConfig(SampleSocketConfig):
     """Configuration of the ``gnuradio`` link.
 
     flowgraph: stem of a ``grc/*.grc`` file (``loopback_channel``, ``loopback_fading``,
         ``loopback_passthrough``, ``tx_soapy``...) or a path to one.
+    rx_flowgraph: a second flowgraph for the receive side (e.g. ``rx_soapy`` with ``flowgraph:
+        tx_soapy``): then ``flowgraph`` takes the samples (``in_addr``) and ``rx_flowgraph`` gives
+        them back (``out_addr``), each in its own process.
+    profile: a device profile (``sdr/*.yaml``) for the gr-soapy flowgraphs: driver, device args,
+        rate, centre frequency, LO offset, overall gain (sum of the elements), bandwidth and antenna
+        of the TX side go to the flowgraph that takes samples, the RX side's to the one that gives them.
+    device_args: extra device arguments (``k=v,...``) for the profile's device.
     snr_db: channel SNR (dB) with the project's definition ``P_s / N0``, ``P_s = tx_rms**2``;
         None = no noise. Passed to flowgraphs that declare ``snr_db``.
     tx_rms: RMS of the active transmitted samples (the PHY's ``backoff_rms``, 0.25 by default).
@@ -87,6 +134,9 @@ class GnuRadioLinkConfig(SampleSocketConfig):
     """
 
     flowgraph: str = "loopback_channel"
+    rx_flowgraph: str | None = None
+    profile: str | None = None
+    device_args: str = ""
     snr_db: float | None = Field(None, ge=-50.0, le=200.0)
     tx_rms: float = Field(0.25, gt=0.0, le=10.0)
     cfo: float = Field(0.0, gt=-0.5, lt=0.5)
@@ -132,12 +182,19 @@ class GnuRadioLink(Link):
         c = self.config
         self.grc_path = find_flowgraph(c.flowgraph)
         self.info = inspect_flowgraph(self.grc_path)
-        for need in ("in_addr", "out_addr"):
-            if need not in self.info.parameters:
-                raise LinkError(f"flowgraph {self.grc_path}: has no '{need}' parameter (expected ZMQ in/out endpoints)")
+        self.rx_grc_path = find_flowgraph(c.rx_flowgraph) if c.rx_flowgraph else None
+        self.rx_info = inspect_flowgraph(self.rx_grc_path) if self.rx_grc_path else None
+        needs = [(self.grc_path, self.info, "in_addr")]
+        needs.append((self.rx_grc_path, self.rx_info, "out_addr") if self.rx_info else (self.grc_path, self.info, "out_addr"))
+        for path, info, need in needs:
+            if need not in info.parameters:
+                raise LinkError(f"flowgraph {path}: has no '{need}' parameter (expected ZMQ in/out endpoints)")
         self.script = compile_flowgraph(self.grc_path)
+        self.rx_script = compile_flowgraph(self.rx_grc_path) if self.rx_grc_path else None
         self.proc: subprocess.Popen | None = None
+        self.rx_proc: subprocess.Popen | None = None
         self._log_file = None
+        self._rx_log_file = None
         self.restarts = 0
         self._closed = False
         self.sockets = SampleSockets(c, self.stats, f"tcp://{c.host}:*")
@@ -149,10 +206,17 @@ class GnuRadioLink(Link):
             raise
 
     # ------------------------------------------------------------------------------ process
-    def flowgraph_args(self) -> list[str]:
-        """Command-line options for the generated script (only parameters the flowgraph declares)."""
+    def flowgraph_args(self, rx_side: bool = False) -> list[str]:
+        """Command-line options for a generated script (only parameters the flowgraph declares).
+
+        With two flowgraphs, a channel or ``params`` key goes to each one that declares it and must
+        be declared by at least one.
+        """
         c = self.config
-        declared = self.info.parameters
+        infos = [self.info] + ([self.rx_info] if self.rx_info else [])
+        declared = (self.rx_info if rx_side else self.info).parameters
+        known = set().union(*(i.parameters for i in infos))
+        names = " and ".join(p.name for p in [self.grc_path, self.rx_grc_path] if p is not None)
         values: dict[str, Any] = {}
         channel = {
             "snr_db": 300.0 if c.snr_db is None else c.snr_db,
@@ -169,36 +233,58 @@ class GnuRadioLink(Link):
         for k, v in channel.items():
             if k in declared:
                 values[k] = v
-            elif k in c.model_fields_set and k in defaults and getattr(c, k) != defaults[k].get_default(call_default_factory=True):
-                raise LinkError(f"{k}={getattr(c, k)!r}: flowgraph {self.grc_path.name} has no '{k}' parameter "
-                                f"(it declares {sorted(declared)})")
+            elif (k not in known and k in c.model_fields_set and k in defaults
+                  and getattr(c, k) != defaults[k].get_default(call_default_factory=True)):
+                raise LinkError(f"{k}={getattr(c, k)!r}: flowgraph {names} has no '{k}' parameter "
+                                f"(it declares {sorted(known)})")
         for k, v in c.params.items():
-            if k not in declared:
-                raise LinkError(f"params.{k}={v!r}: flowgraph {self.grc_path.name} has no such parameter "
-                                f"(it declares {sorted(declared)})")
-            values[k] = v
+            if k not in known:
+                raise LinkError(f"params.{k}={v!r}: flowgraph {names} has no such parameter "
+                                f"(it declares {sorted(known)})")
+            if k in declared:
+                values[k] = v
+        if c.profile and "driver" in declared:
+            takes = "in_addr" in declared and not (rx_side or "out_addr" in declared and "in_addr" not in declared)
+            values.update({k: v for k, v in soapy_flowgraph_params(c.profile, "tx" if takes else "rx", c.device_args).items()
+                           if k in declared and k not in c.params})
         args = []
         for k, v in values.items():
             args += [f"--{k.replace('_', '-')}", str(v)]
         return args
+
+    def _spawn(self, script: Path, args: list[str]) -> tuple[subprocess.Popen, Any]:
+        c = self.config
+        log_file = tempfile.TemporaryFile(prefix="semcom-gr-")
+        cmd = [c.python, "-u", str(script)] + args
+        log.debug("starting flowgraph: %s", " ".join(cmd))
+        env = {**os.environ, **c.env}
+        if c.profile and load_profile(c.profile).driver == "loopback":
+            from semcom_ota.link.soapy import loopback_plugin_dir
+
+            env["SOAPY_SDR_PLUGIN_PATH"] = ":".join(x for x in (loopback_plugin_dir(), env.get("SOAPY_SDR_PLUGIN_PATH")) if x)
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                                    start_new_session=True, preexec_fn=_set_pdeathsig, env=env)
+        except OSError as err:
+            log_file.close()
+            raise LinkError(f"cannot start the flowgraph with {c.python!r}: {err} (is GNU Radio installed?)") from None
+        return proc, log_file
 
     def _start(self) -> None:
         c = self.config
         last_err = ""
         for attempt in range(3):  # a free port can be taken between picking it and binding it
             out_addr = f"tcp://{c.host}:{free_tcp_port(c.host if c.host != 'localhost' else '127.0.0.1')}"
-            cmd = [c.python, "-u", str(self.script), "--in-addr", self.sockets.tx_endpoint, "--out-addr", out_addr]
-            cmd += self.flowgraph_args()
-            if self._log_file is not None:
-                self._log_file.close()
-            self._log_file = tempfile.TemporaryFile(prefix="semcom-gr-")
-            env = {**os.environ, **c.env}
-            log.debug("starting flowgraph: %s", " ".join(cmd))
-            try:
-                self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
-                                             start_new_session=True, preexec_fn=_set_pdeathsig, env=env)
-            except OSError as err:
-                raise LinkError(f"cannot start the flowgraph with {c.python!r}: {err} (is GNU Radio installed?)") from None
+            for f in (self._log_file, self._rx_log_file):
+                if f is not None:
+                    f.close()
+            self._log_file = self._rx_log_file = None
+            if self.rx_script is None:
+                args = ["--in-addr", self.sockets.tx_endpoint, "--out-addr", out_addr] + self.flowgraph_args()
+                self.proc, self._log_file = self._spawn(self.script, args)
+            else:
+                self.rx_proc, self._rx_log_file = self._spawn(self.rx_script, ["--out-addr", out_addr] + self.flowgraph_args(True))
+                self.proc, self._log_file = self._spawn(self.script, ["--in-addr", self.sockets.tx_endpoint] + self.flowgraph_args())
             self.sockets.connect_rx(out_addr)
             try:
                 self._wait_ready()
@@ -210,14 +296,32 @@ class GnuRadioLink(Link):
                     raise
         raise LinkError(last_err)
 
-    def _output_tail(self, n: int = 1500) -> str:
-        if self._log_file is None:
-            return ""
-        try:
-            self._log_file.seek(0)
-            return self._log_file.read().decode(errors="replace")[-n:]
-        except (OSError, ValueError):
-            return ""
+    def _procs(self) -> list[tuple[str, subprocess.Popen, Any]]:
+        out = []
+        if self.proc is not None:
+            out.append((self.grc_path.name, self.proc, self._log_file))
+        if self.rx_proc is not None:
+            out.append((self.rx_grc_path.name, self.rx_proc, self._rx_log_file))
+        return out
+
+    def _dead(self) -> tuple[str, int, int, str] | None:
+        """(flowgraph name, pid, exit code, output tail) of the first flowgraph that has exited."""
+        for name, p, f in self._procs():
+            rc = p.poll()
+            if rc is not None:
+                return name, p.pid, rc, self._output_tail(f)
+        return None
+
+    def _output_tail(self, log_file: Any = None, n: int = 1500) -> str:
+        files = [log_file] if log_file is not None else [f for f in (self._log_file, self._rx_log_file) if f is not None]
+        out = []
+        for f in files:
+            try:
+                f.seek(0)
+                out.append(f.read().decode(errors="replace")[-n:])
+            except (OSError, ValueError):
+                pass
+        return "\n".join(out)
 
     def _wait_ready(self) -> None:
         """Push zeros until samples come back through the flowgraph (bounded by ready_timeout_s)."""
@@ -227,9 +331,9 @@ class GnuRadioLink(Link):
         import zmq
 
         while True:
-            rc = self.proc.poll()
-            if rc is not None:
-                raise LinkError(f"flowgraph {self.grc_path.name} exited with code {rc} while starting:\n{self._output_tail()}")
+            dead = self._dead()
+            if dead is not None:
+                raise LinkError(f"flowgraph {dead[0]} exited with code {dead[2]} while starting:\n{dead[3]}")
             if time.monotonic() - t0 > c.ready_timeout_s:
                 raise LinkError(f"flowgraph {self.grc_path.name} produced no samples within ready_timeout_s="
                                 f"{c.ready_timeout_s:g} s:\n{self._output_tail()}")
@@ -248,10 +352,11 @@ class GnuRadioLink(Link):
         """Raise :class:`LinkError` (or restart, if configured) when the flowgraph process has exited."""
         if self._closed:
             raise LinkError("gnuradio link: used after close()")
-        rc = self.proc.poll() if self.proc is not None else -1
-        if rc is None:
+        dead = self._dead()
+        if dead is None and self.proc is not None:
             return
-        msg = f"flowgraph {self.grc_path.name} (pid {self.proc.pid if self.proc else '?'}) died with exit code {rc}"
+        name, pid, rc, tail = dead if dead is not None else (self.grc_path.name, "?", "?", "")
+        msg = f"flowgraph {name} (pid {pid}) died with exit code {rc}"
         if self.config.restart and self.restarts < self.config.max_restarts:
             self.restarts += 1
             self.stats.problems["flowgraph_restart"] += 1
@@ -259,32 +364,13 @@ class GnuRadioLink(Link):
             self._kill()
             self._start()
             return
-        raise LinkError(f"{msg}; samples in flight are lost. Output tail:\n{self._output_tail()}")
+        raise LinkError(f"{msg}; samples in flight are lost. Output tail:\n{tail}")
 
     def _kill(self, grace_s: float = 3.0) -> None:
-        p = self.proc
-        if p is None:
-            return
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-                os.killpg(p.pid, signal.SIGCONT)  # a stopped flowgraph must run to handle SIGTERM
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait(grace_s)
-        else:
-            try:  # the leader is gone; make sure nothing of its group is left
-                os.killpg(p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.proc = None
+        """Terminate every flowgraph process group (SIGTERM, then SIGKILL after ``grace_s``)."""
+        for _, p, _ in self._procs():
+            _kill_group(p, grace_s)
+        self.proc = self.rx_proc = None
 
     # ------------------------------------------------------------------------------ Link
     @property
@@ -318,7 +404,8 @@ class GnuRadioLink(Link):
             self._kill()
         finally:
             self.sockets.close()
-            if self._log_file is not None:
-                self._log_file.close()
-                self._log_file = None
+            for f in (self._log_file, self._rx_log_file):
+                if f is not None:
+                    f.close()
+            self._log_file = self._rx_log_file = None
             _OPEN.discard(self)
