@@ -177,7 +177,7 @@ def split_units(units: Iterable[Unit], seed: int, ratios=DEFAULT_RATIOS,
     return out
 
 
-SPLIT_CACHE_VERSION = 1  # bump when parsing or cleaning changes
+SPLIT_CACHE_VERSION = 4  # bump when parsing or cleaning changes
 
 
 @functools.lru_cache(maxsize=16)
@@ -225,25 +225,39 @@ def _cache_key() -> str:
     return "\x1f".join(keys)
 
 
+@functools.lru_cache(maxsize=8)
+def _pair_splits(seed: int, cache_key: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    kjv, web = bible.kjv_verses(), bible.web_verses()
+    out: dict[str, list[tuple[str, str]]] = {s: [] for s in SPLITS}
+    for key, k_text in kjv.items():
+        w_text = web.get(key)
+        if w_text is not None:
+            out[split_of(bible.chapter_unit(key), seed)].append((k_text, w_text))
+    seen_k: set[str] = set()
+    seen_w: set[str] = set()
+    result = {}
+    for s in SPLITS:  # a verse text repeated in another chapter stays only in the earliest split
+        kept = [(k, w) for k, w in out[s] if k not in seen_k and w not in seen_w]
+        seen_k.update(k for k, _ in out[s])
+        seen_w.update(w for _, w in out[s])
+        result[s] = tuple(kept)
+    return result
+
+
 def load_paraphrase_pairs(split: str, seed: int = 0, max_words: int | None = None) -> list[tuple[str, str]]:
     """(KJV verse, WEB verse) pairs aligned by book, chapter and verse, for one split.
 
     The split unit is the chapter with the same hash as :func:`load_sentences` uses for the
-    Bibles, so a pair's verses never sit in another split's sentences. Verses are normalised
-    (ASCII quotes, single spaces), not sentence-split; ``max_words`` (if given) drops pairs where
-    either side is longer. About 31 095 of the KJV's 31 102 verses align.
+    Bibles. Verses are normalised (ASCII quotes, single spaces), not sentence-split. A val/test
+    pair whose KJV or WEB text also occurs in an earlier split (formulae repeated across chapters)
+    is dropped, so no verse text is shared between splits. ``max_words`` (if given) drops pairs
+    where either side is longer. 31 095 of the KJV's 31 102 verses align (before that dedupe).
     """
     check_split(split)
-    kjv, web = bible.kjv_verses(), bible.web_verses()
-    pairs = []
-    for key, k_text in kjv.items():
-        w_text = web.get(key)
-        if w_text is None or split_of(bible.chapter_unit(key), seed) != split:
-            continue
-        if max_words is not None and max(len(k_text.split()), len(w_text.split())) > max_words:
-            continue
-        pairs.append((k_text, w_text))
-    return pairs
+    pairs = _pair_splits(int(seed), _cache_key())[split]
+    if max_words is not None:
+        pairs = tuple(p for p in pairs if max(len(p[0].split()), len(p[1].split())) <= max_words)
+    return list(pairs)
 
 
 def alignment_rate() -> tuple[int, int]:

@@ -124,5 +124,5 @@ def load_photos(split: str, max_side: int | None = DEFAULT_MAX_SIDE, wallpapers_
     check_split(split)
     if max_side is not None and int(max_side) < 16:
         raise ValueError(f"max_side={max_side!r}: expected None or an integer >= 16")
-    root = str(wallpapers_root) if wallpapers_root is not None else None
-    return list(_load(split, None if max_side is None else int(max_side), root))
+    root = Path(wallpapers_root) if wallpapers_root is not None else env_path(WALLPAPERS_ENV, WALLPAPERS_ROOT)
+    return list(_load(split, None if max_side is None else int(max_side), str(root)))

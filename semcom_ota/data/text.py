@@ -29,6 +29,7 @@ _ABBREV = {
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace and
 # an opening quote, bracket or capital letter.
 _BOUNDARY = re.compile(r"""(?<=[.!?])(["')\]]*)\s+(?=["'(\[]*[A-Z0-9])""")
+_MARKUP = re.compile(r"<[^<>]*>|[*=#_~^]{2,}")  # tags, <e-mail addresses>, <stage business>, *** rules
 _DIGITS_ONLY = re.compile(r"^[\W_]*\d[\d,.:;/-]*[\W_]*$")
 
 
@@ -70,13 +71,13 @@ def _balance_quotes(s: str) -> str:
     for o, c in (("(", ")"), ("[", "]")):
         if s.count(o) != s.count(c):
             s = s.replace(o, "").replace(c, "")
-    return s.strip()
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", _WS.sub(" ", s)).strip()
 
 
 def clean_sentence(s: str, min_words: int = MIN_WORDS, max_words: int = MAX_WORDS) -> str | None:
     """A cleaned sentence, or None when it fails the filters (word count, digits-only tokens, letters)."""
-    s = _balance_quotes(normalise(s)).lstrip("-:;,. ").strip()
-    if not s:
+    s = _balance_quotes(_MARKUP.sub(" ", normalise(s))).lstrip("-:;,. ").strip()
+    if not s or "<" in s or ">" in s:
         return None
     words = s.split(" ")
     if not (min_words <= len(words) <= max_words):

@@ -96,4 +96,4 @@ def load_tuxpaint(split: str, seed: int = 0, max_side: int | None = DEFAULT_MAX_
     root : stamp directory (default ``$SEMCOM_TUXPAINT_DIR`` or /usr/share/tuxpaint/stamps)
     """
     check_split(split)
-    return list(_load(split, int(seed), None if max_side is None else int(max_side), None if root is None else str(root)))
+    return list(_load(split, int(seed), None if max_side is None else int(max_side), str(tuxpaint_root(root))))
