@@ -284,8 +284,6 @@ class ChannelTwin(torch.nn.Module):
         if z.ndim != 2:
             raise ValueError(f"z: expected shape [B, n], got {tuple(z.shape)}")
         batch, n = z.shape
-        if not bool(torch.isfinite(torch.view_as_real(z.detach())).all()):
-            raise ValueError("z: contains NaN or inf (expected finite symbols)")
         snr = _snr_tensor(snr_db, batch)
         if mask is not None:
             if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != (batch, n):
@@ -295,29 +293,32 @@ class ChannelTwin(torch.nn.Module):
                 )
         real_dtype = torch.float64 if z.dtype == torch.complex128 else torch.float32
 
-        zd = z.detach()
-        p = zd.real.to(real_dtype) ** 2 + zd.imag.to(real_dtype) ** 2
+        p = torch.view_as_real(z.detach()).square().sum(dim=-1)  # |z|² [B, n]
+        if not bool(torch.isfinite(p.sum())):
+            raise ValueError("z: contains NaN or inf (expected finite symbols of about unit power)")
         if mask is None:
             ps = p.mean(dim=1)
         else:
             cnt = mask.sum(dim=1)
             ps = torch.where(cnt > 0, (p * mask).sum(dim=1) / cnt.clamp(min=1), torch.ones_like(p[:, 0]))
         ps = torch.where(ps > 0, ps, torch.ones_like(ps))
-        n0 = ps * torch.pow(10.0, -snr / 10.0).to(real_dtype)  # [B]
+        n0 = (ps * torch.pow(10.0, -snr / 10.0).to(real_dtype))[:, None]  # [B, 1]
 
         if self.kind == "awgn":
-            noise_var = n0[:, None].expand(batch, n).clamp(max=NOISE_VAR_MAX)
+            noise_var = n0.clamp(max=NOISE_VAR_MAX)  # [B, 1]
         else:
-            h = self.gains(batch, n, generator)
-            g2 = (h.real.to(real_dtype) ** 2 + h.imag.to(real_dtype) ** 2).clamp(min=torch.finfo(real_dtype).tiny)
-            noise_var = (n0[:, None] / g2).clamp(max=NOISE_VAR_MAX)
+            per_row = self.kind in ("rayleigh", "rician") and self.coherence_symbols is None
+            h = self.gains(batch, 1 if per_row else n, generator)  # [B, 1] or [B, n]
+            g2 = torch.view_as_real(h).to(real_dtype).square().sum(dim=-1).clamp(min=torch.finfo(real_dtype).tiny)
+            noise_var = (n0 / g2).clamp(max=NOISE_VAR_MAX)
+        noise_var = noise_var.expand(batch, n)
         if mask is not None:
             noise_var = torch.where(mask, noise_var, torch.full_like(noise_var, NOISE_VAR_MAX))
-        w = torch.randn(batch, n, dtype=z.dtype, generator=generator)
-        e = w * noise_var.sqrt()
-        z_hat = z + e
+        std = (0.5 * noise_var).sqrt()  # per real dimension
+        w = torch.randn(batch, n, 2, dtype=real_dtype, generator=generator)
+        z_hat = z + torch.view_as_complex(w * std[..., None])
         if mask is not None:
-            z_hat = torch.where(mask, z_hat, torch.zeros_like(z_hat))
+            z_hat = torch.where(mask, z_hat, torch.zeros((), dtype=z_hat.dtype))
         noise_var = noise_var.contiguous()
         if real_io:
             z_hat = to_real(z_hat)
