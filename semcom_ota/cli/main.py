@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from semcom_ota.cli import bench, compress, doctor, report
+from semcom_ota.cli import bench, compress, demo, doctor, report
 from semcom_ota.cli import eval as eval_cmd
 from semcom_ota.cli import kb as kb_cmd
 
@@ -29,6 +29,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(__import__("semcom_ota.cli.channel", fromlist=["app"]).app, name="channel")
 app.add_typer(kb_cmd.app, name="kb")
 app.add_typer(__import__("semcom_ota.cli.data", fromlist=["app"]).app, name="data")
+app.command("demo", help="Run the end-to-end semantic link demo (default: GNU Radio loopback).")(demo.demo)
 app.command("report", help="Draw the HTML report from a results JSON.")(report.report)
 app.command("compress", help="Compress the LAM encoder to a latency/size budget (ONNX int8, pruning).")(compress.compress)
 app.command("doctor", help="Check the installation: GNU Radio, SoapySDR, NumPy<2, torch, models, datasets.")(doctor.doctor)

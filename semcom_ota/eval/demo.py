@@ -1,9 +1,10 @@
 """The main job: content → semantic codec and digital baseline → PHY → a real link → PHY → decode.
 
 For each modality (photos, Fashion-MNIST, sentences) and each SNR, the demo encodes the bundled
-sample content with the semantic codec and with the separation baseline at the same channel uses,
-sends every frame through the chosen link (GNU Radio loopback by default), decodes, scores, and
-writes ``DIR/results.json`` (DESIGN §2 rows + examples) and ``DIR/report.html``.
+sample content (test-split items no codec was trained on) with the semantic codec(s) and with the
+separation baseline at the same channel uses, sends every frame through the chosen link (the GNU
+Radio loopback flowgraph by default), decodes, scores, and writes ``DIR/results.json`` (DESIGN §2
+rows plus examples) and ``DIR/report.html``.
 
 A stage that fails is recorded with its reason; the rest of the report is still written.
 """
@@ -19,13 +20,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from semcom_ota.frames import FrameMeta, RxSemanticFrame, SemanticFrame
-from semcom_ota.progress import progress
-from semcom_ota.results import ResultRow
+from semcom_ota.frames import SemanticFrame
+from semcom_ota.results import ResultRow, write_rows
 
 log = logging.getLogger(__name__)
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+def models_dir() -> Path:
+    """The repository's ``models/`` (model cards and weights); ``SEMCOM_MODELS`` overrides it."""
+    import os
+
+    return Path(os.environ.get("SEMCOM_MODELS", Path(__file__).resolve().parents[2] / "models"))
+
+
+LINK_METRICS = ("frames_sent", "frames_decoded", "frames_lost", "snr_est_db", "latency_ms_per_item")
 
 
 @dataclass
@@ -34,7 +41,7 @@ class SchemeOutcome:
 
     scheme: str
     channel_uses: int
-    decoded: list[Any]  # content per item (fallback content where the frame was lost)
+    decoded: list[Any]  # Decoded per item (None where the frame was lost)
     scores: dict[str, list[float]]  # metric -> per item
     sent: int
     lost: dict[str, int]
@@ -45,91 +52,80 @@ class SchemeOutcome:
 
 @dataclass
 class DemoStage:
-    """One modality: content items, two schemes (semantic and baseline) and how to score them."""
+    """One modality: content items, its schemes (first = semantic) and how to score them.
 
-    name: str  # shown in tables, e.g. "photos"
-    task: str  # result-row task, e.g. "image"
+    score(item_index, decoded_or_None) -> {metric: value}; a lost frame is scored with ``None``
+    (the stage decides what a lost item is worth: the mean image, an empty sentence, a wrong class).
+    """
+
+    name: str
+    task: str
     items: list[Any]
-    labels: list[Any]  # per item reference (the item itself for reconstruction tasks; a class for classify)
-    schemes: dict[str, Callable[[], Any]]  # scheme name -> codec factory
-    budget: Callable[[Any], int]  # item -> channel uses
-    score: Callable[[Any, Any, Any], dict[str, float]]  # (item, label, decoded content/tasks) -> metrics
-    fallback: Callable[[Any], Any]  # item -> content used when its frame is lost
-    render_example: Callable[[Any, dict[str, Any], float], dict[str, Any]] | None = None
+    schemes: dict[str, Callable[[], Any]]  # scheme -> codec factory
+    budget: Callable[[Any], int]
+    score: Callable[[int, Any], dict[str, float]]
+    example: Callable[[int, dict[str, Any], float], dict[str, Any] | None] | None = None
     codecs: dict[str, Any] = field(default_factory=dict)
 
-
-def _decoded_payload(decoded: Any) -> Any:
-    return decoded
+    def codec(self, scheme: str) -> Any:
+        if scheme not in self.codecs:
+            self.codecs[scheme] = self.schemes[scheme]()
+        return self.codecs[scheme]
 
 
 def run_scheme(stage: DemoStage, scheme: str, snr_db: float, send: Callable[[list[SemanticFrame]], Any]) -> SchemeOutcome:
-    """Encode every item with ``scheme``, push the frames through ``send`` (the link), decode and score."""
-    codec = stage.codecs.get(scheme)
-    if codec is None:
-        codec = stage.codecs[scheme] = stage.schemes[scheme]()
+    """Encode every item with ``scheme``, push the frames through ``send`` (PHY + link), decode, score."""
+    codec = stage.codec(scheme)
     frames = []
     for i, item in enumerate(stage.items):
         f = codec.encode(item, stage.budget(item), snr_db=snr_db)
-        f.meta.seq = i
+        f.meta.seq = i % 256
         frames.append(f)
     t0 = time.perf_counter()
     result = send(frames)
-    elapsed = time.perf_counter() - t0
     decoded, scores = [], {}
-    for item, label, frame, rx in zip(stage.items, stage.labels, frames, result.rx):
-        if rx.status.decodable:
-            out = codec.decode(rx)
-        else:
-            out = stage.fallback(item)
+    for i, rx in enumerate(result.rx):
+        out = codec.decode(rx) if rx.status.decodable else None
         decoded.append(out)
-        for k, v in stage.score(item, label, out).items():
-            scores.setdefault(k, []).append(v)
-    pts = np.concatenate([rx.symbols[rx.mask] for rx in result.rx if rx.mask.any()] or [np.zeros(0, np.complex64)])
+        for k, v in stage.score(i, out).items():
+            scores.setdefault(k, []).append(float(v))
+    elapsed = time.perf_counter() - t0
+    pts = [rx.symbols[rx.mask] for rx in result.rx if rx.mask.any()]
+    pts = np.concatenate(pts) if pts else np.zeros(0, np.complex64)
     return SchemeOutcome(
-        scheme=scheme,
-        channel_uses=int(np.mean([f.n for f in frames])),
-        decoded=decoded,
-        scores=scores,
-        sent=len(frames),
-        lost=dict(result.lost),
-        snr_est_db=float(result.snr_est_db),
-        latency_ms_per_item=1000.0 * elapsed / max(1, len(frames)),
-        rx_points=pts[:: max(1, pts.size // 1500)][:1500],
+        scheme=scheme, channel_uses=int(round(np.mean([f.n for f in frames]))), decoded=decoded, scores=scores,
+        sent=int(result.sent), lost={str(k): int(v) for k, v in result.lost.items()}, snr_est_db=float(result.snr_est_db),
+        latency_ms_per_item=1000.0 * elapsed / max(1, len(frames)), rx_points=pts[:: max(1, pts.size // 1200)][:1200],
     )
 
 
 def outcome_rows(stage: DemoStage, channel: str, snr_db: float, o: SchemeOutcome) -> list[ResultRow]:
     n = len(stage.items)
-    rows = [ResultRow(stage.task, o.scheme, channel, snr_db, o.channel_uses, m, float(np.mean(v)), n) for m, v in o.scores.items()]
-    lost = int(sum(o.lost.values()))
-    rows += [
-        ResultRow(stage.task, o.scheme, channel, snr_db, o.channel_uses, "frames_sent", float(o.sent), n),
-        ResultRow(stage.task, o.scheme, channel, snr_db, o.channel_uses, "frames_decoded", float(o.sent - lost), n),
-        ResultRow(stage.task, o.scheme, channel, snr_db, o.channel_uses, "frames_lost", float(lost), n),
-        ResultRow(stage.task, o.scheme, channel, snr_db, o.channel_uses, "snr_est_db", o.snr_est_db, n),
-        ResultRow(stage.task, o.scheme, channel, snr_db, o.channel_uses, "latency_ms_per_item", o.latency_ms_per_item, n),
-    ]
+    row = lambda metric, value: ResultRow(stage.task, o.scheme, channel, snr_db, o.channel_uses, metric, float(value), n)  # noqa: E731
+    rows = [row(m, np.mean(v)) for m, v in o.scores.items()]
+    lost = sum(o.lost.values())
+    rows += [row("frames_sent", o.sent), row("frames_decoded", o.sent - lost), row("frames_lost", lost),
+             row("snr_est_db", o.snr_est_db), row("latency_ms_per_item", o.latency_ms_per_item)]
     return rows
 
 
 def format_demo_table(rows: list[ResultRow]) -> str:
-    """Per stage and SNR: semantic vs baseline quality, frames sent/decoded/lost, est vs set SNR, latency."""
+    """Per task, scheme and SNR: quality, estimated vs set SNR, frames sent/decoded/lost, latency per item."""
     by: dict[tuple[str, float, str], dict[str, float]] = {}
-    metrics_of_task: dict[str, str] = {}
+    quality: dict[str, str] = {}
     for r in rows:
         by.setdefault((r.task, r.snr_db, r.scheme), {})[r.metric] = r.value
-        if r.metric not in ("frames_sent", "frames_decoded", "frames_lost", "snr_est_db", "latency_ms_per_item"):
-            metrics_of_task.setdefault(r.task, r.metric)
-    head = f"{'task':<9} {'scheme':<14} {'SNR set':>7} {'SNR est':>7} {'quality':>18} {'sent':>5} {'dec':>5} {'lost':>5} {'ms/item':>8}"
+        if r.metric not in LINK_METRICS:
+            quality.setdefault(r.task, r.metric)
+    head = (f"{'task':<9} {'scheme':<12} {'SNR set':>7} {'SNR est':>7} {'quality':>20} "
+            f"{'sent':>5} {'dec':>5} {'lost':>5} {'ms/item':>8}")
     lines = [head, "-" * len(head)]
-    for (task, snr, scheme), m in sorted(by.items()):
-        metric = metrics_of_task.get(task, "")
-        q = m.get(metric, float("nan"))
-        lines.append(
-            f"{task:<9} {scheme:<14} {snr:>7.1f} {m.get('snr_est_db', float('nan')):>7.1f} {metric + ' ' + format(q, '.3f'):>18} "
-            f"{m.get('frames_sent', 0):>5.0f} {m.get('frames_decoded', 0):>5.0f} {m.get('frames_lost', 0):>5.0f} {m.get('latency_ms_per_item', float('nan')):>8.1f}"
-        )
+    for (task, snr, scheme), m in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        metric = quality.get(task, "")
+        q = f"{metric} {m.get(metric, float('nan')):.3f}"
+        lines.append(f"{task:<9} {scheme:<12} {snr:>7.1f} {m.get('snr_est_db', float('nan')):>7.1f} {q:>20} "
+                     f"{m.get('frames_sent', 0):>5.0f} {m.get('frames_decoded', 0):>5.0f} {m.get('frames_lost', 0):>5.0f} "
+                     f"{m.get('latency_ms_per_item', float('nan')):>8.1f}")
     return "\n".join(lines)
 
 
@@ -140,14 +136,99 @@ def run_stage_safely(name: str, fn: Callable[[], Any], stages_log: list[dict[str
         out = fn()
         stages_log.append({"name": name, "status": "ok", "seconds": time.perf_counter() - t0, "error": ""})
         return out
-    except Exception as err:  # a stage may fail for any reason; the report must still be written
-        log.error("demo stage %s failed: %s", name, err)
+    except Exception as err:  # any failure of one stage must not stop the others
+        log.error("demo stage %s failed: %s: %s", name, type(err).__name__, err)
         log.debug("%s", traceback.format_exc())
-        stages_log.append({"name": name, "status": "failed", "seconds": time.perf_counter() - t0, "error": f"{type(err).__name__}: {err}"})
+        stages_log.append({"name": name, "status": "failed", "seconds": time.perf_counter() - t0,
+                           "error": f"{type(err).__name__}: {err}"})
         return None
 
 
-__all__ = [
-    "DemoStage", "SchemeOutcome", "run_scheme", "outcome_rows", "format_demo_table", "run_stage_safely",
-    "FrameMeta", "RxSemanticFrame", "progress",
-]
+@dataclass
+class DemoConfig:
+    link: str = "gnuradio"  # gnuradio | sim | soapy
+    snr_db: tuple[float, ...] = (0.0, 10.0, 20.0)
+    out: Path = Path("out/demo")
+    stages: tuple[str, ...] = ("photos", "fashion-mnist", "sentences")
+    seed: int = 0
+    max_items: int | None = None  # per stage (CI uses a few)
+
+    def __post_init__(self) -> None:
+        if self.link not in ("gnuradio", "sim", "soapy"):
+            raise ValueError(f"link={self.link!r}: expected gnuradio, sim or soapy")
+        unknown = set(self.stages) - {"photos", "fashion-mnist", "sentences"}
+        if unknown:
+            raise ValueError(f"stages {sorted(unknown)}: expected photos, fashion-mnist, sentences")
+        if not self.snr_db:
+            raise ValueError("snr_db: expected at least one SNR")
+
+
+def open_demo_link(cfg: DemoConfig, snr_db: float):
+    """The link of one SNR point: the GNU Radio loopback flowgraph (channel_model with that SNR),
+    the in-process simulator, or the SoapySDR loopback driver with the simulator's noise added."""
+    from semcom_ota.link import open_link
+
+    if cfg.link == "gnuradio":
+        return open_link("gnuradio", flowgraph="loopback_channel", snr_db=float(snr_db), seed=cfg.seed + 1)
+    if cfg.link == "sim":
+        return open_link("sim", snr_db=float(snr_db), seed=cfg.seed + 1)
+    return open_link("soapy", profile="loopback", snr_db=float(snr_db))
+
+
+def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> tuple[Path, Path, list[ResultRow]]:
+    """Run every stage at every SNR over the configured link; write results.json and report.html."""
+    from semcom_ota.eval.demo_stages import build_stages
+    from semcom_ota.eval.report import constellation_points, write_report
+    from semcom_ota.link import transmit_frames
+    from semcom_ota.progress import progress
+    from semcom_ota.seeding import seed_everything
+
+    seed_everything(cfg.seed)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    stages_log: list[dict[str, Any]] = []
+    stages = build_stages(cfg.stages, cfg.max_items)
+    stages_log.extend(getattr(build_stages, "last_log", []))
+    rows: list[ResultRow] = []
+    examples: list[dict[str, Any]] = []
+    constellations: list[dict[str, Any]] = []
+    channel = f"{cfg.link}:awgn"
+    total = len(cfg.snr_db) * sum(len(s.schemes) for s in stages)
+    bar = progress(total=total, desc=f"demo over {cfg.link}", unit="scheme")
+    t_start = time.perf_counter()
+    for snr in cfg.snr_db:
+        for stage in stages:
+            for scheme in stage.schemes:
+                def one(stage=stage, scheme=scheme, snr=snr):
+                    with open_demo_link(cfg, snr) as link:
+                        o = run_scheme(stage, scheme, snr, lambda frames: transmit_frames(frames, link))
+                    rows.extend(outcome_rows(stage, channel, snr, o))
+                    if o.rx_points.size and (scheme == next(iter(stage.schemes)) or scheme.endswith("ldpc")):
+                        constellations.append(constellation_points(f"{stage.name} · {scheme} · {snr:g} dB", o.rx_points))
+                    return o
+
+                outcome = run_stage_safely(f"{stage.name} / {scheme} @ {snr:g} dB", one, stages_log)
+                if outcome is not None:
+                    stage.codecs.setdefault("_outcomes", {})[(scheme, snr)] = outcome
+                bar.update(1)
+            if stage.example is not None:
+                outs = {s: stage.codecs.get("_outcomes", {}).get((s, snr)) for s in stage.schemes}
+                for i in range(len(stage.items)):
+                    ex = run_stage_safely(f"{stage.name} example {i} @ {snr:g} dB", lambda i=i: stage.example(i, outs, snr), [])
+                    if ex:
+                        examples.append(ex)
+    bar.close()
+    wall = time.perf_counter() - t_start
+    failed = [s for s in stages_log if s["status"] != "ok"]
+    demo = {
+        "title": f"semcom-ota demo over the {cfg.link} link",
+        "subtitle": f"SNR {', '.join(f'{s:g}' for s in cfg.snr_db)} dB · {wall:.0f} s · "
+                    f"{len(stages_log) - len(failed)} of {len(stages_log)} stages ok · bundled test-split content",
+        "stages": stages_log, "examples": examples, "constellations": constellations,
+        "config": {"link": cfg.link, "snr_db": list(cfg.snr_db), "stages": list(cfg.stages), "seed": cfg.seed},
+    }
+    results = write_rows(cfg.out / "results.json", rows, extra={"demo": demo})
+    report = write_report(results, cfg.out)
+    echo(format_demo_table(rows))
+    for s in failed:
+        echo(f"stage failed: {s['name']}: {s['error']}")
+    return results, report, rows

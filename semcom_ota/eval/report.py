@@ -100,6 +100,12 @@ def quality_curves(rows: list[ResultRow]) -> list[tuple[str, str]]:
     return plots
 
 
+def constellation_points(title: str, symbols: np.ndarray, limit: int = 1200) -> dict[str, Any]:
+    """JSON-friendly constellation sample: ``{"title", "points": [[re, im], ...]}`` (rounded)."""
+    z = np.asarray(symbols, np.complex64)[:limit]
+    return {"title": title, "points": np.round(np.stack([z.real, z.imag], 1), 3).tolist()}
+
+
 def constellation_plot(points: list[list[float]], title: str) -> str:
     import matplotlib
 
@@ -154,20 +160,22 @@ def _examples_html(examples: list[dict[str, Any]]) -> str:
     texts = [e for e in examples if e.get("kind") == "text"]
     for e in images:
         figs = "".join(
-            f"<figure><img src='{e[k]}' alt='{k}'><figcaption>{html.escape(label)}</figcaption></figure>"
-            for k, label in (("original", "original"), ("semantic", f"semantic · {e.get('semantic_score', '')}"), ("baseline", f"baseline · {e.get('baseline_score', '')}"))
-            if e.get(k)
+            f"<figure><img src='{p['src']}' alt='{html.escape(p['label'])}'><figcaption>{html.escape(p['label'])}</figcaption></figure>"
+            for p in e.get("panels", []) if p.get("src")
         )
         parts.append(f"<h3>{html.escape(e.get('title', ''))}</h3><div class=grid>{figs}</div>")
     if texts:
+        schemes = list(dict.fromkeys(k for e in texts for k in e.get("outputs", {})))
         rows = "".join(
-            f"<tr><td>{e.get('snr_db', '')}</td><td>{html.escape(e['original'])}</td><td>{word_diff_html(e['original'], e.get('semantic') or '')}</td>"
-            f"<td>{word_diff_html(e['original'], e.get('baseline') or '')}</td></tr>"
+            f"<tr><td>{e.get('snr_db', '')}</td><td>{html.escape(e['original'])}</td>"
+            + "".join(f"<td>{word_diff_html(e['original'], e['outputs'][s]) if e['outputs'].get(s) is not None else '<i>lost</i>'}</td>" for s in schemes)
+            + "</tr>"
             for e in texts
         )
+        heads = "".join(f"<th class=l>{html.escape(s)}</th>" for s in schemes)
         parts.append(
             "<h3>Sentences (differences from the original marked: <del>missing</del> <ins>inserted</ins>)</h3>"
-            f"<table class=sent><tr><th>SNR dB</th><th class=l>original</th><th class=l>semantic</th><th class=l>baseline</th></tr>{rows}</table>"
+            f"<table class=sent><tr><th>SNR dB</th><th class=l>original</th>{heads}</tr>{rows}</table>"
         )
     return "".join(parts)
 

@@ -22,15 +22,17 @@ def test_report_holds_tables_curves_examples_and_diffs():
         "title": "t",
         "stages": [{"name": "photos", "status": "failed", "seconds": 1.0, "error": "RuntimeError: boom"}],
         "examples": [
-            {"kind": "image", "title": "shirt @ 10 dB", "original": png_data_uri(img, 4), "semantic": png_data_uri(img), "baseline": ""},
-            {"kind": "text", "snr_db": 10, "original": "in the beginning god created", "semantic": "in the start god created", "baseline": ""},
+            {"kind": "image", "title": "shirt @ 10 dB", "panels": [{"label": "original", "src": png_data_uri(img, 4)},
+                                                                   {"label": "semantic", "src": png_data_uri(img)}]},
+            {"kind": "text", "snr_db": 10, "original": "in the beginning god created",
+             "outputs": {"semantic": "in the start god created", "brotli+ldpc": None}},
         ],
         "constellations": [{"title": "semantic 10 dB", "points": [[0.1, 0.2], [1.0, -1.0]]}],
     }
     page = render_report({"rows": [r.__dict__ for r in _rows()], "demo": demo})
     assert page.count("data:image/png;base64,") >= 2 + 1 + 1  # two example images, >=1 curve, 1 constellation
     assert "RuntimeError: boom" in page and "avif+ldpc" in page and "frames_lost" in page
-    assert "<del>beginning</del>" in page and "<ins>start</ins>" in page
+    assert "<del>beginning</del>" in page and "<ins>start</ins>" in page and "<i>lost</i>" in page
 
 
 def test_word_diff_escapes_html():
