@@ -44,3 +44,28 @@ def test_channel_show_rejects_bad_values():
     assert res.exit_code != 0 and "nope" in res.output
     res = runner.invoke(app, ["channel", "show"])
     assert res.exit_code != 0
+
+
+def test_channel_apply_writes_the_channel_output(tmp_path):
+    import numpy as np
+
+    from semcom_ota.channel.sim import ChannelSimulator, preset_config
+
+    rng = np.random.default_rng(0)
+    x = ((rng.standard_normal(5000) + 1j * rng.standard_normal(5000)) / np.sqrt(2)).astype(np.complex64)
+    src = tmp_path / "in.cf32"
+    x.tofile(src)
+    out = tmp_path / "out.cf32"
+    res = runner.invoke(app, ["channel", "apply", str(src), str(out), "-p", "epa", "--set", "snr_db=12", "--seed", "4"])
+    assert res.exit_code == 0, res.output
+    y = np.fromfile(out, dtype="<c8")
+    ref = ChannelSimulator(preset_config("epa", snr_db=12.0), seed=4).apply(x)
+    assert np.array_equal(y, ref)
+    out_npy = tmp_path / "out.npy"
+    res = runner.invoke(app, ["channel", "apply", str(src), str(out_npy), "-p", "hardware", "--chunk", "700", "--seed", "1"])
+    assert res.exit_code == 0, res.output
+    assert abs(np.load(out_npy).size - x.size) < 20
+    bad = tmp_path / "bad.cf32"
+    bad.write_bytes(b"123")
+    res = runner.invoke(app, ["channel", "apply", str(bad), str(out), "-p", "awgn"])
+    assert res.exit_code != 0 and "multiple of 8" in res.output
