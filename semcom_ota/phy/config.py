@@ -30,6 +30,8 @@ class PhyConfig(StrictModel):
     zc_root: Zadoff–Chu root of preamble B (length: the smallest prime ≥ number of used bins).
     detect_threshold: Schmidl–Cox metric threshold (|P|²/(R1·R2), 0..1).
     verify_threshold: minimum B1/B2 correlation coefficient for a detection to be accepted.
+    crc_fail_min_rho: a header CRC failure is emitted as a ``CRC_FAIL`` frame only if the B1/B2
+        correlation reached this (else only counted): chance detections in data are weak.
     max_cfo_subcarriers: largest |CFO| searched, in subcarrier spacings.
     timing_backoff: FFT windows start this many samples inside the cyclic prefix.
     tap_threshold: a channel tap is kept if its power exceeds this many times its estimation noise.
@@ -50,6 +52,7 @@ class PhyConfig(StrictModel):
     zc_root: int = Field(25, ge=1)
     detect_threshold: float = Field(0.15, gt=0.0, lt=1.0)
     verify_threshold: float = Field(0.3, gt=0.0, lt=1.0)
+    crc_fail_min_rho: float = Field(0.6, ge=0.0, le=1.0)
     max_cfo_subcarriers: float = Field(8.0, ge=0.0)
     timing_backoff: int = Field(3, ge=0)
     tap_threshold: float = Field(6.0, gt=0.0)

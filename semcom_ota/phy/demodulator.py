@@ -23,7 +23,9 @@ class DemodulatorStats:
     """Counters of a :class:`Demodulator` (cumulative over its life).
 
     samples: samples fed. candidates: Schmidl–Cox peaks examined. detections: frames confirmed by
-    preamble B. frames_ok / truncated / crc_fail / bad_frames: frames emitted with that status.
+    preamble B. frames_ok / truncated / bad_frames: frames emitted with that status. crc_fail:
+    header CRC failures; of these, ``crc_fail_weak`` had a weak preamble (B1/B2 correlation below
+    ``cfg.crc_fail_min_rho``) and were only counted, the others were emitted as ``CRC_FAIL``.
     lost_no_header: frames detected whose header was cut off at end of stream (no frame emitted:
     without a header nothing is known about them). bad_samples: NaN/inf samples seen (set to 0).
     """
@@ -34,6 +36,7 @@ class DemodulatorStats:
     frames_ok: int = 0
     truncated: int = 0
     crc_fail: int = 0
+    crc_fail_weak: int = 0
     bad_frames: int = 0
     lost_no_header: int = 0
     bad_samples: int = 0
@@ -62,7 +65,9 @@ class Demodulator:
     - ``OK``; ``TRUNCATED`` (stream ended, the samples fell silent, or a new frame began inside the
       payload: the OFDM symbols not received are masked);
     - ``CRC_FAIL``: header CRC failed — emitted with ``n = 0`` and a default ``FrameMeta`` (so the
-      link can count it as lost), never decoded;
+      link can count it as lost), never decoded. Only when the preamble was strong (B1/B2
+      correlation ≥ ``cfg.crc_fail_min_rho``, i.e. SNR ≳ 2 dB); weaker ones are counted in
+      ``stats.crc_fail_weak`` only, since payload data occasionally passes the preamble tests;
     - ``BAD_SAMPLES``: NaN/inf inside the frame — all masked (``n`` from the header, or 0 if the
       header itself was hit).
 
@@ -255,9 +260,12 @@ class Demodulator:
                 continue
             if fields is None:
                 self.stats.crc_fail += 1
-                f = RxSemanticFrame.lost(FrameMeta(), 0, FrameStatus.CRC_FAIL, res.snr_db)
-                f.info.update(self._info(res))
-                out.append(f)
+                if res.rho >= self.cfg.crc_fail_min_rho:
+                    f = RxSemanticFrame.lost(FrameMeta(), 0, FrameStatus.CRC_FAIL, res.snr_db)
+                    f.info.update(self._info(res))
+                    out.append(f)
+                else:  # a weak detection (maybe data that resembled a preamble): counted only
+                    self.stats.crc_fail_weak += 1
                 self._search = hdr_end
                 continue
             n_ofdm = lay.n_payload_symbols(fields.length)
@@ -306,7 +314,9 @@ class Demodulator:
                 break
             t1, P1 = self._peak(max(hit - self._stride, self._base))
             res1 = self.synchroniser.synchronise(self._buf, self._base, t1, P1)
-            if res1 is not None:
+            # payload data can look like a preamble by chance (its CPs correlate at lag n_fft):
+            # only a header that passes its CRC cuts the current frame short
+            if res1 is not None and self._decode_header(res1) is not None:
                 cut = min(cut, t1)
                 next_search = max(pay_start, t1 - self._peak_span)
                 break
