@@ -20,6 +20,7 @@ from semcom_ota.link import sim as _sim  # noqa: F401  (registers "sim")
 from semcom_ota.link import zmq_link as _zmq  # noqa: F401  (registers "zmq")
 from semcom_ota.link import gnuradio as _gnuradio  # noqa: F401  (registers "gnuradio"; GNU Radio runs in a subprocess)
 from semcom_ota.link import soapy as _soapy  # noqa: F401  (registers "soapy"; SoapySDR is imported on open)
+from semcom_ota.link import sigmf_io as _sigmf  # noqa: F401  (registers "replay")
 from semcom_ota.link.transport import TransportResult, nmse_db, random_frames, transmit_frames
 
 __all__ = ["Link", "LinkError", "LinkStats", "links", "open_link", "transmit_frames", "TransportResult", "nmse_db",

@@ -170,10 +170,11 @@ class _Matcher:
             self.rx[j] = RxSemanticFrame.lost(f.meta, f.n, reason)
         self.pending_fail.clear()
 
-    def add(self, r: RxSemanticFrame, t: float) -> None:
+    def add(self, r: RxSemanticFrame, t: float) -> int | None:
+        """Take one receiver output; returns the index of the sent frame it matched (or None)."""
         if r.status in _UNATTRIBUTABLE:
             self.pending_fail.append(r.status)
-            return
+            return None
         hi = min(len(self.frames), self.next + MAX_SEQ + 1)
         for j in range(self.next, hi):
             m = self.frames[j].meta
@@ -182,8 +183,9 @@ class _Matcher:
                 self.rx[j] = _with_tx_bookkeeping(r, m)
                 self.arrival[j] = t
                 self.next = j + 1
-                return
+                return j
         self.unmatched[r.status.value] += 1
+        return None
 
     def finish(self) -> list[RxSemanticFrame]:
         self._fill_gap(len(self.frames))
@@ -249,20 +251,31 @@ def transmit_frames(
     n_sent = 0
     n_recv = 0
     replay = getattr(link, "is_replay", False)
+    burst_len = [0] * len(frames)
+    note_tx = getattr(link, "note_tx_frame", None)  # a recording link annotates frames
+    note_rx = getattr(link, "note_rx_frame", None)
+
+    def handle(outputs: list[RxSemanticFrame], now: float) -> None:
+        for r in outputs:
+            j = matcher.add(r, now)
+            if note_rx is not None:
+                n = burst_len[j] if j is not None and burst_len[j] else max(burst_len, default=1)
+                note_rx(n, r.meta, r.status.value, r.snr_db)
 
     def take(timeout: float) -> int:
         y = link.recv(timeout)
         if y.size:
-            now = time.perf_counter()
-            for r in demod.feed(y):
-                matcher.add(r, now)
+            handle(demod.feed(y), time.perf_counter())
         return int(y.size)
 
     t0 = time.perf_counter()
     for i, f in enumerate(frames):
         burst = mod.modulate(f)
+        burst_len[i] = burst.size
         if not replay:
             link.send(np.concatenate([gap, burst]) if gap_samples else burst)
+            if note_tx is not None:
+                note_tx(0, burst.size, f.meta)
         sent_at[i] = time.perf_counter()
         n_sent += gap_samples + burst.size
         n_recv += take(poll_s)
@@ -282,9 +295,7 @@ def transmit_frames(
         elif not got:
             link.send(idle_zeros)  # keep the channel fed so that held-back samples come out
             n_sent += flush_chunk
-    now = time.perf_counter()
-    for r in demod.flush():
-        matcher.add(r, now)
+    handle(demod.flush(), time.perf_counter())
     wall = time.perf_counter() - t0
     rx = matcher.finish()
     latency = [
