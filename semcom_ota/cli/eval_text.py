@@ -24,7 +24,7 @@ def eval_text(
     n_items: int = typer.Option(200, "--n-items", help="Test sentences (seeded sample)."),
     schemes: str = typer.Option(",".join(("semantic", "semantic+rag", "utf8+ldpc", "brotli+ldpc", "ideal-separation")),
                                 help="Comma-separated schemes."),
-    global_size: int = typer.Option(10000, help="Global base: train sentences per corpus (web, kjv)."),
+    global_size: int = typer.Option(5000, help="Global base: train sentences per corpus (web, kjv)."),
     card: Path = typer.Option(Path("models/text_semantic.yaml"), help="Model card of the text codec."),
     rag_card: Path = typer.Option(Path("models/text_rag.yaml"), help="RAG thresholds (tuned on val)."),
     seed: int = typer.Option(0),

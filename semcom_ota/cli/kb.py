@@ -100,3 +100,20 @@ def query(directory: Path, text: str, k: int = typer.Option(5, "-k", help="Numbe
     kb = KnowledgeBase.load(directory)
     for h in kb.query_texts([text], k)[0]:
         typer.echo(f"{h.sim:.3f}  [{h.key}]  {h.text}")
+
+
+@app.command("tune")
+def tune(
+    card: Path = typer.Option(Path("models/text_semantic.yaml"), help="Model card of the text codec."),
+    out: Path = typer.Option(Path("models/text_rag.yaml"), help="Where to write the tuned thresholds."),
+    n: int = typer.Option(100, help="Val sentences per corpus (web, fortunes)."),
+    global_size: int = typer.Option(5000, help="Global base: train sentences per corpus (web, kjv)."),
+) -> None:
+    """Tune RAG acceptance thresholds on the val split (twin, AWGN + Rayleigh, 0..20 dB)."""
+    import torch
+
+    from semcom_ota.semantic.rag.tune import tune_rag
+
+    torch.set_num_threads(1)
+    cfg = tune_rag(card, out, n=n, global_size=global_size)
+    typer.echo(f"wrote {out}: sim_threshold={cfg.sim_threshold} ll_margin={cfg.ll_margin} ({cfg.tuned_on})")

@@ -128,10 +128,19 @@ class LamBackend:
 
     @torch.no_grad()
     def token_features(self, ids: np.ndarray | torch.Tensor, attention: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Last hidden state, float32 ``[B, L, dim]`` (contextual token features)."""
+        """Last hidden state, float32 ``[B, L, dim]`` (contextual token features), zero at padding.
+
+        Columns past the longest real sequence are not run through the LAM (they are padding
+        everywhere), so the cost follows the real lengths, not ``L``.
+        """
         ids = torch.as_tensor(ids, dtype=torch.long)
         attn = torch.as_tensor(attention, dtype=torch.long)
-        return self.model(input_ids=ids, attention_mask=attn).last_hidden_state.float()
+        B, L = ids.shape
+        n = max(1, int(attn.sum(1).max())) if B else 1
+        h = self.model(input_ids=ids[:, :n], attention_mask=attn[:, :n]).last_hidden_state.float()
+        out = torch.zeros(B, L, h.shape[-1])
+        out[:, :n] = h * attn[:, :n, None]
+        return out
 
     @torch.no_grad()
     def sentence_embeddings(self, texts: Sequence[str], batch_size: int = 64, max_tokens: int = 128) -> np.ndarray:
@@ -202,10 +211,13 @@ def cached_token_features(lam: LamBackend, texts: Sequence[str], max_tokens: int
     tmp = cdir / f"{key}.feat.tmp.npy"
     mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(texts), max_tokens, lam.dim))
     bar = progress(total=len(texts), desc=f"LAM features {tag}", unit="sent")
+    order = np.argsort(attn.sum(1), kind="stable")  # batches of similar length: little padding to run
     for s in range(0, len(texts), batch_size):
-        e = min(len(texts), s + batch_size)
-        mm[s:e] = lam.token_features(ids[s:e], attn[s:e]).numpy().astype(np.float16)
-        bar.update(e - s)
+        idx = np.sort(order[s:s + batch_size])
+        mm[idx] = lam.token_features(ids[idx], attn[idx]).numpy().astype(np.float16)
+        bar.update(len(idx))
+        if (s // batch_size) % 20 == 0:
+            log.info("LAM features %s: %d / %d", tag, s + len(idx), len(texts))
     bar.close()
     mm.flush()
     del mm

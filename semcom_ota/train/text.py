@@ -40,7 +40,7 @@ PAD_WEIGHT = 0.05
 
 class TextTrainConfig(StrictModel):
     corpora: tuple[str, ...] = ("web", "fortunes")
-    n_train_per_corpus: tuple[int, ...] = (16000, 8000)
+    n_train_per_corpus: tuple[int, ...] = (6000, 3000)
     n_calib: int = 512
     batch_size: int = 32
     lr: float = 1e-3
