@@ -78,7 +78,7 @@ def _dump(cache_name: str, argv: list[str], fix: str, min_bytes: int) -> str:
         raise DataUnavailable(
             f"`{' '.join(argv)}` gave {len(text)} characters (exit {proc.returncode}, stderr "
             f"{proc.stderr.decode(errors='replace')[:200]!r}); expected a full Bible; install: {fix}")
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".tmp{os.getpid()}")  # atomic: concurrent processes never see half a dump
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return text
