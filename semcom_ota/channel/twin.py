@@ -13,7 +13,8 @@ Kinds
   ``coherence_symbols`` symbols).
 - ``"rician"``: as rayleigh with a line-of-sight part, K factor ``rician_k_db``.
 - ``"subcarrier"``: frequency-selective OFDM. Symbol ``i`` of a row rides data subcarrier
-  ``i % n_subcarriers`` (time order: ``n_subcarriers`` symbols per OFDM symbol); per-subcarrier
+  ``i % n_subcarriers`` (time order: ``n_subcarriers`` symbols per OFDM symbol), or the PHY's exact
+  placement when ``grid_index`` is given (``OfdmLayout.payload_index``); per-subcarrier
   gains are independent CN(0, 1) (``tdl=None``) or the frequency response of a random 3GPP TDL
   (``tdl="EPA"|"EVA"|"ETU"``, sampled at ``sample_rate_hz`` with a 64-point FFT), constant over the
   frame (or redrawn every ``coherence_symbols`` symbols).
@@ -56,15 +57,16 @@ __all__ = [
 NOISE_VAR_MAX = 1.0e4
 TWIN_KINDS = ("awgn", "rayleigh", "rician", "subcarrier")
 
-# IEEE 802.11a/g data subcarriers of a 64-point FFT: -26..26 without DC and pilots ±7, ±21
-_BINS_48 = [k for k in range(-26, 27) if k not in (0, -21, -7, 7, 21)]
+# the project PHY's default data subcarriers (PhyConfig defaults: 64-point FFT, used bins ±2..±27,
+# DC and its neighbours nulled, pilots ±8, ±22)
+_BINS_48 = [k for k in range(-27, 28) if abs(k) >= 2 and k not in (-22, -8, 8, 22)]
 
 
 def ofdm_data_bins(n_subcarriers: int, fft_size: int = 64) -> np.ndarray:
     """FFT bin indices (signed) of ``n_subcarriers`` data subcarriers.
 
-    48 on a 64-point FFT gives the 802.11 data bins (the project PHY's layout); other counts take the
-    bins nearest DC, DC excluded.
+    48 on a 64-point FFT gives the project PHY's default data bins (±2..±27 without pilots ±8, ±22);
+    other counts take the bins nearest DC, DC excluded.
     """
     if n_subcarriers == 48 and fft_size == 64:
         return np.asarray(_BINS_48)
@@ -180,6 +182,10 @@ class ChannelTwin(torch.nn.Module):
     coherence_symbols : symbols per fading block along a row; ``None`` = one draw per row (frame)
     tdl : ``None`` (i.i.d. subcarrier gains) or ``"EPA"``/``"EVA"``/``"ETU"`` (correlated gains)
     sample_rate_hz, fft_size : used to turn a TDL into subcarrier gains
+    data_bins : signed FFT bins of the data subcarriers (default :func:`ofdm_data_bins`)
+    grid_index : int ``[N]``, optional — grid position (OFDM symbol · n_subcarriers + subcarrier) of
+        each payload position in time order, as the PHY's ``OfdmLayout.payload_index`` gives it;
+        rows longer than ``N`` are rejected. Default: position ``i`` at grid position ``i``.
 
     Input (``forward``)
     -------------------
@@ -206,6 +212,8 @@ class ChannelTwin(torch.nn.Module):
         tdl: str | None = None,
         sample_rate_hz: float = 20e6,
         fft_size: int = 64,
+        data_bins: Sequence[int] | None = None,
+        grid_index: Sequence[int] | np.ndarray | torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         if kind not in TWIN_KINDS:
@@ -223,9 +231,17 @@ class ChannelTwin(torch.nn.Module):
         self.n_subcarriers = int(n_subcarriers)
         self.coherence_symbols = None if coherence_symbols is None else int(coherence_symbols)
         self.tdl = None if tdl is None else str(tdl).upper()
+        if data_bins is not None and len(data_bins) != self.n_subcarriers:
+            raise ValueError(f"data_bins: expected {self.n_subcarriers} bins (n_subcarriers), got {len(data_bins)}")
+        self._grid: torch.Tensor | None = None
+        if grid_index is not None:
+            g = torch.tensor(np.array(grid_index, dtype=np.int64)).reshape(-1)
+            if g.numel() == 0 or bool((g < 0).any()):
+                raise ValueError("grid_index: expected a non-empty sequence of non-negative grid positions")
+            self._grid = g
         if self.tdl is not None:
             powers = tdl_power_profile(self.tdl, sample_rate_hz)
-            bins = ofdm_data_bins(self.n_subcarriers, fft_size)
+            bins = np.asarray(data_bins) if data_bins is not None else ofdm_data_bins(self.n_subcarriers, fft_size)
             f = np.exp(-2j * np.pi * np.outer(np.arange(powers.size), bins) / fft_size)  # [L, nsc]
             self.register_buffer("_tap_std", torch.as_tensor(np.sqrt(powers), dtype=torch.float32), persistent=False)
             self.register_buffer("_dft", torch.as_tensor(f, dtype=torch.complex64), persistent=False)
@@ -242,9 +258,14 @@ class ChannelTwin(torch.nn.Module):
         ctype = torch.complex64
         if self.kind == "awgn":
             return torch.ones(batch, n, dtype=ctype)
-        pos = torch.arange(n)
+        if self._grid is not None:
+            if n > self._grid.numel():
+                raise ValueError(f"z: rows of {n} symbols exceed grid_index ({self._grid.numel()} positions)")
+            pos = self._grid[:n]
+        else:
+            pos = torch.arange(n)
         coh = self.coherence_symbols
-        n_blocks = 1 if coh is None else -(-n // coh)
+        n_blocks = 1 if coh is None else int(pos.max()) // coh + 1
         blk = torch.zeros(n, dtype=torch.long) if coh is None else pos // coh
         if self.kind in ("rayleigh", "rician"):
             h = torch.randn(batch, n_blocks, dtype=ctype, generator=generator)

@@ -113,10 +113,32 @@ def test_subcarrier_gains_repeat_per_ofdm_symbol(tdl):
     assert abs(r - 1) < 0.03
 
 
-def test_ofdm_bins():
+def test_ofdm_bins_match_the_phy_layout():
     b = ofdm_data_bins(48)
-    assert len(b) == 48 and 0 not in b and 7 not in b and -21 not in b and b.min() == -26 and b.max() == 26
+    assert len(b) == 48 and 0 not in b and 1 not in b and 8 not in b and -22 not in b and b.min() == -27
     assert len(ofdm_data_bins(12)) == 12 and 0 not in ofdm_data_bins(12)
+    phy = pytest.importorskip("semcom_ota.phy.layout")
+    from semcom_ota.phy.config import PhyConfig
+
+    assert np.array_equal(ofdm_data_bins(48), phy.OfdmLayout(PhyConfig()).data)
+
+
+def test_grid_index_follows_the_phy_permutation():
+    phy = pytest.importorskip("semcom_ota.phy.layout")
+    from semcom_ota.phy.config import PhyConfig
+
+    layout = phy.OfdmLayout(PhyConfig())
+    grid = layout.payload_index(8)  # 8 OFDM symbols x 48 data bins, permuted within blocks
+    twin = ChannelTwin("subcarrier", tdl="EPA", grid_index=grid)
+    z = unit_rows(5, grid.size)
+    _, nv = twin(z, 10.0, generator=gen(30))
+    sc = torch.as_tensor(grid % 48)
+    for k in (0, 17, 47):  # every payload position on data bin k sees the same gain
+        v = nv[:, sc == k]
+        assert torch.allclose(v, v[:, :1].expand_as(v))
+    assert not torch.allclose(nv[:, sc == 0][:, 0], nv[:, sc == 40][:, 0])
+    with pytest.raises(ValueError, match="grid_index"):
+        twin(unit_rows(2, grid.size + 1), 10.0)
 
 
 def test_twin_and_numpy_sim_agree_on_awgn_noise_variance(rng):
