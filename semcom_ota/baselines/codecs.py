@@ -105,7 +105,8 @@ class DigitalImageCodec(Codec):
     target_fer: AWGN frame error rate accepted by the rate choice.
     mean_image: uint8 image returned when decoding fails (e.g. a data set mean); default mid-grey
         of ``image_shape`` / the frame's ``content_shape``.
-    image_shape: the shape the RX expects ([H, W] or [H, W, 3]) when frames carry no content_shape.
+    image_shape: the shape the RX expects ([H, W] or [H, W, 3]) when frames carry no content_shape
+        (frames from a real link); without it the shape of the last image this instance encoded is used.
     card_path: a model card (YAML) with the keys above.
     """
 
@@ -124,6 +125,7 @@ class DigitalImageCodec(Codec):
         shape = kw.get("image_shape", image_shape)
         self.image_shape = tuple(int(s) for s in shape) if shape is not None else None
         self.mean_image = None if mean_image is None else check_image(mean_image, "mean_image")
+        self._last_shape: tuple[int, ...] | None = None
 
     def _mean(self, shape: tuple[int, ...] | None) -> np.ndarray | None:
         if self.mean_image is not None:
@@ -138,6 +140,7 @@ class DigitalImageCodec(Codec):
         """:meth:`encode` planning for ``channel`` ("awgn" or "rayleigh") instead of ``self.channel``."""
         check_image(image, "content")
         _check_budget_snr(budget, snr_db)
+        self._last_shape = tuple(image.shape)
         mean = self._mean(image.shape)
         if mean.shape != image.shape:
             raise ValueError(f"mean_image shape {mean.shape} differs from the image shape {image.shape}")
@@ -152,7 +155,8 @@ class DigitalImageCodec(Codec):
         return SemanticFrame(symbols, [int(budget)], meta)
 
     def decode(self, frame: RxSemanticFrame) -> Decoded:
-        shape = tuple(frame.meta.content_shape) or self.image_shape
+        # over a real link the header carries no shape: the configured one, else the last one encoded here
+        shape = tuple(frame.meta.content_shape) or self.image_shape or self._last_shape
         mean = self._mean(shape)
         if not frame.status.decodable:
             return Decoded(mean, {"ok": False, "reason": f"frame_{frame.status.value}"})
