@@ -26,11 +26,13 @@ _VARIANT = re.compile(r"-\d+$")
 
 
 class StampItem(NamedTuple):
-    """One stamp: ``image`` uint8 ``[H, W, 3]`` on white, ``caption`` (English), ``path`` of the PNG."""
+    """One stamp: ``image`` uint8 ``[H, W, 3]`` on white and its English ``caption``; unpacks as ``image, caption``.
+
+    The PNG paths, in the same order, come from :func:`stamp_index`.
+    """
 
     image: np.ndarray
     caption: str
-    path: str
 
 
 def tuxpaint_root(root: str | Path | None = None) -> Path:
@@ -80,13 +82,13 @@ def _load(split: str, seed: int, max_side: int | None, root: str | None) -> tupl
             continue
         img = read_stamp(png, max_side)
         img.setflags(write=False)
-        items.append(StampItem(img, caption, str(png)))
+        items.append(StampItem(img, caption))
     return tuple(items)
 
 
 def load_tuxpaint(split: str, seed: int = 0, max_side: int | None = DEFAULT_MAX_SIDE,
                   root: str | Path | None = None) -> list[StampItem]:
-    """Tux Paint stamps of one split as :class:`StampItem` (unpacks as ``image, caption, path``).
+    """Tux Paint stamps of one split as :class:`StampItem` (unpacks as ``image, caption``).
 
     Parameters
     ----------

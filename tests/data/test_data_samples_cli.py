@@ -42,6 +42,18 @@ def test_samples_come_from_test_splits(corpus_splits):
         assert np.abs(got.astype(int) - samples.crop_resize(full[name]).astype(int)).max() <= 1
 
 
+def test_build_samples_reproduces_the_bundled_files(tmp_path):
+    base = resources.files("semcom_ota") / "assets" / "samples"
+    for path in samples.build_samples(tmp_path):
+        if path.suffix == ".npz":
+            with np.load(path) as new, np.load(base / path.name) as old:
+                assert all(np.array_equal(new[k], old[k]) for k in ("images", "labels", "indices"))
+        elif path.suffix == ".txt":
+            assert path.read_text() == (base / path.name).read_text()
+        else:
+            assert path.stat().st_size > 1000
+
+
 def test_cli_data_list_and_show():
     runner = CliRunner()
     out = runner.invoke(app, ["data", "list"])
