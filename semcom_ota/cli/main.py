@@ -26,6 +26,9 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DE
 
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(bench.app, name="bench")
+app.add_typer(__import__("semcom_ota.cli.link", fromlist=["app"]).app, name="link")
+app.command("tx", help="Transmit frames of random symbols (TX half of a two-process / two-radio link).")(__import__("semcom_ota.cli.link", fromlist=["tx"]).tx)
+app.command("rx", help="Receive, demodulate and count the frames `semcom tx` sends.")(__import__("semcom_ota.cli.link", fromlist=["rx"]).rx)
 app.add_typer(__import__("semcom_ota.cli.channel", fromlist=["app"]).app, name="channel")
 app.add_typer(kb_cmd.app, name="kb")
 app.add_typer(__import__("semcom_ota.cli.data", fromlist=["app"]).app, name="data")

@@ -210,6 +210,8 @@ def transmit_frames(
     tail_samples: int = 4096,
     flush_chunk: int = 2048,
     poll_s: float = 0.0,
+    send: bool = True,
+    idle_stop_s: float | None = None,
 ) -> TransportResult:
     """Send ``frames`` over ``link`` and receive them back through the PHY.
 
@@ -225,6 +227,9 @@ def transmit_frames(
     tail_samples: idle zeros sent after the last burst; more idle zeros (``flush_chunk`` each) keep
         going out while waiting so that samples held inside a flowgraph or driver come out.
     poll_s: receive timeout used between bursts (0 = take whatever is there).
+    send: False = receive only (another process or host transmits ``frames``; ``semcom rx``):
+        the frames are the reference the received ones are matched and compared to.
+    idle_stop_s: receive-only: stop once samples have arrived and then none for this long.
 
     Returns
     -------
@@ -250,7 +255,7 @@ def transmit_frames(
     sent_at = [math.nan] * len(frames)
     n_sent = 0
     n_recv = 0
-    replay = getattr(link, "is_replay", False)
+    replay = getattr(link, "is_replay", False) or not send
     burst_len = [0] * len(frames)
     note_tx = getattr(link, "note_tx_frame", None)  # a recording link annotates frames
     note_rx = getattr(link, "note_rx_frame", None)
@@ -276,21 +281,29 @@ def transmit_frames(
             link.send(np.concatenate([gap, burst]) if gap_samples else burst)
             if note_tx is not None:
                 note_tx(0, burst.size, f.meta)
-        sent_at[i] = time.perf_counter()
-        n_sent += gap_samples + burst.size
-        n_recv += take(poll_s)
+        if not replay:
+            sent_at[i] = time.perf_counter()
+            n_sent += gap_samples + burst.size
+            n_recv += take(poll_s)
     if not replay and tail_samples:
         link.send(np.zeros(tail_samples, np.complex64))
         n_sent += tail_samples
     deadline = time.perf_counter() + timeout_s
     idle_zeros = np.zeros(flush_chunk, np.complex64)
     empty_polls = 0
+    last_data = time.perf_counter()
+    is_recording = getattr(link, "is_replay", False)
     while not matcher.done and time.perf_counter() < deadline:
         got = take(0.02)
         n_recv += got
-        if replay:
+        if got:
+            last_data = time.perf_counter()
+        if is_recording:
             empty_polls = 0 if got else empty_polls + 1
             if empty_polls >= 3:  # a recording has nothing more to give
+                break
+        elif replay:
+            if idle_stop_s is not None and n_recv and time.perf_counter() - last_data > idle_stop_s:
                 break
         elif not got:
             link.send(idle_zeros)  # keep the channel fed so that held-back samples come out
@@ -313,12 +326,35 @@ def transmit_frames(
         sent=len(frames),
         decoded=decoded,
         lost=lost,
-        samples=n_sent,
+        samples=n_recv if replay else n_sent,
         samples_received=n_recv,
         wall_s=wall,
-        throughput_msps=n_sent / wall / 1e6 if wall > 0 else math.nan,
+        throughput_msps=(n_recv if replay else n_sent) / wall / 1e6 if wall > 0 else math.nan,
         latency_ms=latency,
         snr_est_db=float(np.mean(snrs)) if snrs else math.nan,
         unmatched=matcher.unmatched,
         link_problems=Counter(link.stats.problems),
     )
+
+
+def send_frames(frames: Sequence[SemanticFrame], link: Link, phy: Any | None = None, gap_samples: int = 400,
+                tail_samples: int = 4096) -> dict[str, Any]:
+    """Transmit only (``semcom tx``): modulate and send ``frames`` with idle zeros between them.
+
+    Returns ``{"sent": frames, "samples": complex samples sent, "wall_s", "throughput_msps"}``.
+    """
+    from semcom_ota.phy import Modulator, PhyConfig
+
+    mod = Modulator(phy if phy is not None else PhyConfig())
+    gap = np.zeros(gap_samples, np.complex64)
+    n = 0
+    t0 = time.perf_counter()
+    for f in frames:
+        burst = mod.modulate(f)
+        link.send(np.concatenate([gap, burst]))
+        n += gap.size + burst.size
+    if tail_samples:
+        link.send(np.zeros(tail_samples, np.complex64))
+        n += tail_samples
+    wall = time.perf_counter() - t0
+    return {"sent": len(frames), "samples": n, "wall_s": wall, "throughput_msps": n / wall / 1e6 if wall > 0 else None}
