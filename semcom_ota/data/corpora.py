@@ -35,6 +35,7 @@ def fortunes_root(root: str | Path | None = None) -> Path:
 
 
 _ATTRIBUTION = re.compile(r"^\s*(--|- |\u2014)")
+_TRAILING_ATTRIBUTION = re.compile(r"(?<=[.!?\"'])\s+--\s*[A-Z][^.!?]{0,60}$")  # "... value. --Ambrose Bierce"
 
 
 def fortune_units(root: str | Path | None = None) -> list[Unit]:
@@ -48,7 +49,7 @@ def fortune_units(root: str | Path | None = None) -> list[Unit]:
         text = path.read_text(encoding="utf-8", errors="replace")
         for i, entry in enumerate(re.split(r"^%\s*$", text, flags=re.M)):
             lines = [ln for ln in entry.splitlines() if not _ATTRIBUTION.match(ln)]
-            body = " ".join(lines).strip()
+            body = _TRAILING_ATTRIBUTION.sub("", " ".join(lines).strip())
             if body:
                 units.append((f"fortune:{path.name}:{i}", [body]))
     return units
@@ -177,7 +178,7 @@ def split_units(units: Iterable[Unit], seed: int, ratios=DEFAULT_RATIOS,
     return out
 
 
-SPLIT_CACHE_VERSION = 4  # bump when parsing or cleaning changes
+SPLIT_CACHE_VERSION = 5  # bump when parsing or cleaning changes
 
 
 @functools.lru_cache(maxsize=16)
