@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Benchmark of the task-oriented codec (issue 8): each figure beside its baseline, in one run.
+
+    .venv/bin/python scripts/bench/task.py --n 2000 --json artifacts/bench_task.json [--write-card]
+
+1. size and encoder latency: student (semantic + JSC encoder) vs the teacher's encoder + the same JSC;
+2. accuracy on held-out test images over the twin (AWGN, Rayleigh; 0-20 dB; 8..64 symbols): student
+   vs teacher-jscc vs digital separation (classified by the teacher) at the same channel uses;
+3. fast distillation: pre-stored teacher outputs vs online teacher (forward every step) — the full
+   recorded runs (same 25 % data, epochs and losses; checkpoints/task/summaries.json) and a live
+   re-measure of the per-step cost on identical batches;
+4. data efficiency: students trained on 25 / 50 / 100 % of the training data.
+Machine: whatever runs it (the figures in BENCHMARKS.md: 2 shared CPU cores, no GPU), 1 torch thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import semcom_ota.semantic.task  # noqa: E402,F401
+from semcom_ota.eval.task import (  # noqa: E402
+    codec_accuracy_twin,
+    digital_accuracy,
+    teacher_classify,
+    test_subset,
+)
+from semcom_ota.results import ResultRow, format_table, write_rows  # noqa: E402
+from semcom_ota.semantic.base import load_codec  # noqa: E402
+from semcom_ota.semantic.task.codec import TaskCodec  # noqa: E402
+from semcom_ota.semantic.task.nets import TaskSystem, images_to_tensor, n_params  # noqa: E402
+
+log = logging.getLogger("bench.task")
+CK = ROOT / "checkpoints" / "task"
+
+
+def encoder_latency_ms(system: TaskSystem, images: np.ndarray, batch: int, repeats: int) -> tuple[float, float]:
+    """(best, median) ms per call of semantic + JSC encoder on ``batch`` images, 1 thread."""
+    x = images_to_tensor(images[:batch])
+    snr = torch.full((batch,), 5.0)
+    times = []
+    with torch.inference_mode():
+        for _ in range(3):
+            system.encode(x, snr)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            system.encode(x, snr)
+            times.append((time.perf_counter() - t0) * 1e3)
+    return min(times), statistics.median(times)
+
+
+def codec_from_weights(path: Path, kind: str = "student") -> TaskCodec:
+    """A TaskCodec around raw weights (the 25/50 % and online students live in checkpoints/)."""
+    from safetensors.torch import load_file
+
+    codec = TaskCodec.__new__(TaskCodec)
+    codec.system = TaskSystem(kind)
+    codec.system.load_state_dict(load_file(str(path)))
+    codec.system.eval()
+    codec._seq = 0
+    return codec
+
+
+def per_step_timing(steps: int) -> dict:
+    """Live: the same ``steps`` training steps with stored targets and with online teacher targets."""
+    from semcom_ota.semantic.task.store import TeacherStore
+    from semcom_ota.train import task as T
+
+    store = TeacherStore.load(CK / "teacher_store.safetensors")
+    teacher = T.load_teacher(CK / "teacher.safetensors")
+    out = {}
+    for name, targets in (("stored", T.stored_targets(store)), ("online", T.online_targets(teacher))):
+        ck = Path("/tmp") / f"bench_task_{name}_{time.time_ns()}.pt"
+        cfg = T.SystemConfig(epochs=1, max_steps=steps, fraction=0.25)
+        torch.manual_seed(0)
+        s = T.train_system(TaskSystem("student"), ck, cfg, targets, desc=f"timing-{name}")
+        ck.unlink(missing_ok=True)
+        out[name] = {"wall_s": s["wall_s"], "cpu_s": s["cpu_s"], "steps": s["steps"]}
+    # the teacher's share of an online step, measured alone
+    xs, _ = T.load_split("train")
+    x = images_to_tensor(xs[:128])
+    with torch.no_grad():
+        c0 = time.process_time()
+        for _ in range(steps):
+            f = teacher.features(x)
+            teacher.head(f)
+        out["teacher_forward_cpu_s"] = time.process_time() - c0
+        c0 = time.process_time()
+        for i in range(steps):
+            store.logits(np.arange(i * 128, (i + 1) * 128) % store.n), store.features(np.arange(128))
+        out["store_read_cpu_s"] = time.process_time() - c0
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=2000, help="held-out test images for the accuracy figures")
+    ap.add_argument("--n-digital", type=int, default=200, help="test images for the digital rows (per-image LDPC)")
+    ap.add_argument("--timing-steps", type=int, default=40, help="steps of the live stored-vs-online re-measure")
+    ap.add_argument("--snr-db", default="0,5,10,20")
+    ap.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench_task.json")
+    ap.add_argument("--write-card", action="store_true", help="copy the figures into the model cards")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(1)
+    snrs = [float(s) for s in args.snr_db.split(",")]
+    student = load_codec(ROOT / "models" / "task_fmnist.yaml")
+    teacher = load_codec(ROOT / "models" / "teacher_jscc.yaml")
+    images, labels = test_subset(args.n, seed=0)
+    fig: dict = {"machine": "1 torch thread; see BENCHMARKS.md for the host", "n_test_images": args.n}
+
+    # 1. size and latency ---------------------------------------------------------------------------
+    sp, tp = n_params(student.system.encoder_modules()), n_params(teacher.system.encoder_modules())
+    sl1, sl1m = encoder_latency_ms(student.system, images, 1, 200)
+    tl1, tl1m = encoder_latency_ms(teacher.system, images, 1, 200)
+    sl64, _ = encoder_latency_ms(student.system, images, 64, 30)
+    tl64, _ = encoder_latency_ms(teacher.system, images, 64, 30)
+    fig["size_latency"] = {"student_encoder_params": sp, "teacher_encoder_params": tp, "param_ratio": tp / sp,
+                           "student_ms_batch1_best": sl1, "teacher_ms_batch1_best": tl1, "latency_ratio_batch1": tl1 / sl1,
+                           "student_ms_batch1_median": sl1m, "teacher_ms_batch1_median": tl1m,
+                           "student_ms_batch64_best": sl64, "teacher_ms_batch64_best": tl64,
+                           "latency_ratio_batch64": tl64 / sl64}
+    print("\n== 1. encoder size and latency (semantic + JSC encoder, 1 thread, best of repeats)")
+    print(f"  params      student {sp:>9,d}   teacher {tp:>9,d}   ratio {tp / sp:.1f}x   (target >= 3x)")
+    print(f"  batch 1     student {sl1:7.2f} ms  teacher {tl1:7.2f} ms  ratio {tl1 / sl1:.1f}x   (target >= 2x)")
+    print(f"  batch 64    student {sl64:7.2f} ms  teacher {tl64:7.2f} ms  ratio {tl64 / sl64:.1f}x")
+
+    # 2. accuracy -----------------------------------------------------------------------------------
+    rows: list[ResultRow] = []
+    clean = float((teacher_classify(teacher.system.semantic, images) == labels).mean())
+    fig["teacher_clean_accuracy"] = clean
+    for ch in ("awgn", "rayleigh"):
+        for snr in snrs:
+            for k in (8, 16, 32, 64):
+                for scheme, codec in (("semantic", student), ("teacher-jscc", teacher)):
+                    acc = codec_accuracy_twin(codec, images, labels, k, snr, ch)
+                    rows.append(ResultRow("classify", scheme, ch, snr, k, "accuracy", acc, len(images)))
+            if snr <= 10:
+                for k in (64, 256, 1024):
+                    acc, name = digital_accuracy(teacher.system.semantic, images[:args.n_digital],
+                                                 labels[:args.n_digital], k, snr, ch)
+                    rows.append(ResultRow("classify", "digital", ch, snr, k, "accuracy", acc, args.n_digital))
+                    log.info("digital %s %g dB %d uses: %s", ch, snr, k, name)
+    print(f"\n== 2. accuracy on held-out test images over the twin (teacher without channel: {clean:.4f})")
+    print(format_table(rows))
+    get = {(r.scheme, r.channel, r.snr_db, r.channel_uses): r.value for r in rows}
+    fig["accuracy"] = {f"{s}|{c}|{snr:g}dB|{k}": v for (s, c, snr, k), v in get.items()}
+    for ch in ("awgn", "rayleigh"):
+        s0, t0 = get[("semantic", ch, snrs[0], 64)], get[("teacher-jscc", ch, snrs[0], 64)]
+        print(f"  {ch} {snrs[0]:g} dB, 64 symbols: student {s0:.4f} vs teacher-jscc {t0:.4f} "
+              f"(loss {100 * (t0 - s0):.2f} points; target <= 1) ; student target >= 0.90")
+        for snr in (s for s in snrs if s <= 10):
+            d = get[("digital", ch, snr, 64)]
+            print(f"  {ch} {snr:g} dB, 64 uses: student {get[('semantic', ch, snr, 64)]:.4f} vs digital {d:.4f}")
+
+    # 3. distillation -------------------------------------------------------------------------------
+    summ = json.loads((CK / "summaries.json").read_text()) if (CK / "summaries.json").is_file() else {}
+    print("\n== 3. fast distillation: pre-stored teacher outputs vs online teacher (same data, epochs, losses)")
+    dist = {}
+    if "student_frac25" in summ and "student_online25" in summ and (CK / "student_online25.safetensors").is_file():
+        for key in ("student_frac25", "student_online25"):
+            c = codec_from_weights(CK / f"{key}.safetensors")
+            dist[key] = {"wall_s": summ[key]["wall_s"], "cpu_s": summ[key].get("cpu_s"),
+                         "acc_awgn_0db": codec_accuracy_twin(c, images, labels, 64, 0.0, "awgn"),
+                         "acc_awgn_10db": codec_accuracy_twin(c, images, labels, 64, 10.0, "awgn")}
+        st = summ.get("store", {})
+        dist["store_build_wall_s"] = st.get("wall_s")
+        a, b = dist["student_frac25"], dist["student_online25"]
+        print(f"  full runs (25 % data, {summ['student_frac25']['epochs']} epochs): stored {a['cpu_s']:.0f} s CPU "
+              f"({a['wall_s']:.0f} s wall) + store built once {st.get('wall_s', float('nan')):.0f} s wall; "
+              f"online {b['cpu_s']:.0f} s CPU ({b['wall_s']:.0f} s wall); CPU ratio {b['cpu_s'] / a['cpu_s']:.2f}x (target >= 5x)")
+        print(f"  test accuracy AWGN 0/10 dB: stored {a['acc_awgn_0db']:.4f}/{a['acc_awgn_10db']:.4f}, "
+              f"online {b['acc_awgn_0db']:.4f}/{b['acc_awgn_10db']:.4f}")
+        if st:
+            print(f"  store: {st['bytes'] / 1e6:.1f} MB for {st['n']} items (float32 would be {st['float32_bytes'] / 1e6:.1f} MB)")
+    else:
+        print("  (full runs missing: scripts/train_task.py --stage fractions, then --stage online)")
+    if args.timing_steps > 0 and (CK / "teacher_store.safetensors").is_file():
+        live = per_step_timing(args.timing_steps)
+        dist["live"] = live
+        print(f"  live, {args.timing_steps} identical steps: stored {live['stored']['cpu_s']:.1f} s CPU, online "
+              f"{live['online']['cpu_s']:.1f} s CPU (ratio {live['online']['cpu_s'] / live['stored']['cpu_s']:.2f}x); "
+              f"teacher forwards alone {live['teacher_forward_cpu_s']:.1f} s vs store reads {live['store_read_cpu_s']:.2f} s")
+    fig["distillation"] = dist
+
+    # 4. data efficiency ----------------------------------------------------------------------------
+    print("\n== 4. data efficiency (students distilled from the store; test accuracy, 64 symbols)")
+    eff = {}
+    for frac, path in ((25, CK / "student_frac25.safetensors"), (50, CK / "student_frac50.safetensors"), (100, None)):
+        if path is not None and not path.is_file():
+            print(f"  {frac:3d} %: missing {path} (scripts/train_task.py --stage fractions)")
+            continue
+        c = student if path is None else codec_from_weights(path)
+        eff[frac] = {f"{ch}_{snr:g}db": codec_accuracy_twin(c, images, labels, 64, snr, ch)
+                     for ch in ("awgn", "rayleigh") for snr in (0.0, 10.0)}
+        print(f"  {frac:3d} % of the training data: " + "  ".join(f"{k} {v:.4f}" for k, v in eff[frac].items()))
+    fig["data_efficiency"] = eff
+
+    write_rows(args.json, rows, extra={"figures": fig, "command": "scripts/bench/task.py " + " ".join(argv or sys.argv[1:])})
+    print(f"\nwrote {args.json}")
+    if args.write_card:
+        import yaml
+
+        for card_path, keys in ((ROOT / "models" / "task_fmnist.yaml", "semantic"), (ROOT / "models" / "teacher_jscc.yaml", "teacher-jscc")):
+            card = yaml.safe_load(card_path.read_text())
+            card["figures"] = {
+                "source": f"scripts/bench/task.py --n {args.n} (held-out test split)",
+                "accuracy_64_symbols": {f"{r.channel}_{r.snr_db:g}db": round(r.value, 4) for r in rows
+                                        if r.scheme == keys and r.channel_uses == 64},
+                "accuracy_awgn_10db_by_symbols": {str(r.channel_uses): round(r.value, 4) for r in rows
+                                                  if r.scheme == keys and r.channel == "awgn" and r.snr_db == 10.0},
+                **({"size_latency": {k: round(v, 3) for k, v in fig["size_latency"].items()}} if keys == "semantic" else
+                   {"teacher_clean_accuracy": round(clean, 4)}),
+            }
+            card_path.write_text(yaml.safe_dump(card, sort_keys=False, width=110))
+            print(f"wrote figures into {card_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
