@@ -9,3 +9,11 @@ app = typer.Typer(help="Evaluate schemes over a channel or link; writes JSON res
 from semcom_ota.cli.eval_text import eval_text  # noqa: E402
 
 app.command("text", help="Text: semantic (+RAG) vs digital at equal channel uses.")(eval_text)
+
+from semcom_ota.cli.eval_image import eval_image  # noqa: E402
+
+app.command("image", help="Images: semantic, hybrid and separation baselines (PSNR, MS-SSIM) at equal channel uses.")(eval_image)
+
+from semcom_ota.cli.eval_task import eval_task  # noqa: E402
+
+app.command("task", help="Fashion-MNIST classification: task-fmnist student vs teacher-jscc vs digital at equal channel uses.")(eval_task)
