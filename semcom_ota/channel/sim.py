@@ -794,7 +794,11 @@ class ChannelSimulator:
             self._pn_phase = float(walk[-1])
             phase += walk
         self._t += y.size
-        return (y * np.exp(1j * phase)).astype(np.complex64)
+        ph = np.mod(phase, 2.0 * math.pi).astype(np.float32)  # reduce in float64, rotate in float32
+        rot = np.empty(y.size, np.complex64)
+        rot.real = np.cos(ph)
+        rot.imag = np.sin(ph)
+        return y * rot
 
     def _drop(self, y: np.ndarray) -> np.ndarray:
         c = self.cfg
