@@ -126,7 +126,10 @@ class GnuRadioLinkConfig(SampleSocketConfig):
     fd_ts: normalised maximum Doppler of the fading flowgraph (``loopback_fading``).
     params: further flowgraph parameters by name (e.g. ``device_args`` of ``tx_soapy``).
     host: address both ZMQ endpoints use (127.0.0.1 unless ``allow_remote``).
-    zmq_timeout_ms: the flowgraph's ZMQ socket timeout (ms).
+    zmq_timeout_ms: the flowgraph's ZMQ socket timeout (ms). 100 ms, not ~1 ms: a ZMQ source that
+        times out returns no items and GNU Radio's thread-per-block scheduler then sleeps up to
+        ~250 ms before calling it again, which measured as ~255 ms per-frame latency at 1 or 10 ms
+        against < 1 ms at 100 ms (scripts/bench/link.py). Stopping still takes at most this long.
     ready_timeout_s: how long to wait for the first samples to come back after starting it.
     restart: restart a flowgraph that died (up to ``max_restarts``) instead of raising.
     python: interpreter that runs the generated script (must import ``gnuradio``).
@@ -146,7 +149,7 @@ class GnuRadioLinkConfig(SampleSocketConfig):
     fd_ts: float = Field(1e-4, ge=0.0, lt=0.5)
     params: dict[str, str | int | float] = Field(default_factory=dict)
     host: str = "127.0.0.1"
-    zmq_timeout_ms: int = Field(1, ge=1, le=10_000)
+    zmq_timeout_ms: int = Field(100, ge=1, le=10_000)
     ready_timeout_s: float = Field(30.0, gt=0.0, le=600.0)
     restart: bool = False
     max_restarts: int = Field(3, ge=0, le=100)

@@ -53,7 +53,6 @@ def _grc(name):
     return find_flowgraph(name)
 
 
-@pytest.mark.slow
 def test_200_frames_at_20db_none_lost_and_nmse_matches_sim(rng):
     frames = random_frames(200, 240, rng)
     with open_link("gnuradio", snr_db=20, tx_rms=TX_RMS, seed=7) as link:
