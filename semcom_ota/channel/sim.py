@@ -13,9 +13,16 @@ Fading channels have unit mean power, so ``snr_db`` is the average SNR at the re
 Presets are registered in :data:`channels` (``"awgn"``, ``"rayleigh"``, ``"rician"``, ``"epa"``,
 ``"eva"``, ``"etu"``, ``"hardware"``, ...)::
 
+    >>> import numpy as np
     >>> from semcom_ota.channel.sim import channels
     >>> sim = channels.create("epa", snr_db=15.0, seed=1)
-    >>> y = sim.apply(x)                                      # doctest: +SKIP
+    >>> x = np.exp(2j * np.pi * 0.1 * np.arange(1000)).astype(np.complex64)
+    >>> y = sim.apply(x)              # one frame: fresh fading draw, multipath tail kept
+    >>> y.dtype, y.size == x.size + sim.n_taps - 1
+    (dtype('complex64'), True)
+    >>> chunks = [sim.stream(c) for c in np.split(x, 4)]  # or a continuous stream in chunks
+
+``apply`` treats each call as one frame; ``stream`` treats calls as chunks of one stream.
 """
 
 from __future__ import annotations
@@ -488,6 +495,8 @@ class ChannelSimulator:
     runs on); fading is redrawn every call (or every ``block_len_samples``), or with ``doppler_hz > 0``
     evolves continuously across calls (time-varying, streaming-capable). ``reset()`` restores
     the initial state (and the seed, so a reset simulator repeats itself).
+
+    ``stream(x)`` is the streaming counterpart (see its doc): chunks join seamlessly.
 
     Attributes after a call: ``last_taps`` complex64 ``[n_blocks, L]``, ``last_noise_var`` (N0, or 0),
     ``last_signal_power`` (P_s used), ``last_dropped`` (samples removed).
