@@ -26,7 +26,7 @@ import numpy as np
 
 from semcom_ota.baselines.digital import DigitalBitPipe
 from semcom_ota.baselines.image_codecs import (
-    IMAGE_CODEC_IDS, check_image, check_image_codec, compress_image, decompress_image,
+    IMAGE_CODEC_IDS, RateSearch, check_image, check_image_codec, compress_image, decompress_image,
 )
 from semcom_ota.baselines.mcs import CHANNELS, McsChoice, select_mcs
 from semcom_ota.baselines.text_codecs import TEXT_CODEC_IDS, check_text_codec, decompress_text, fit_text
@@ -75,22 +75,26 @@ def _check_budget_snr(budget: int, snr_db: float) -> None:
 
 def choose_image_mcs(image: np.ndarray, budget: int, snr_db: float, channel: str, source_codec: str,
                      mean_image: np.ndarray, target_fer: float = 0.1) -> McsChoice:
-    """AWGN: :func:`select_mcs` (most payload with frame error rate <= ``target_fer``). Rayleigh:
-    the MCS maximising the expected quality ``-E[MSE]`` where a lost frame gives the mean image."""
+    """AWGN: :func:`select_mcs` (most payload with frame error rate <= ``target_fer``), unless that
+    payload cannot hold even the smallest file of the source codec; then, and for Rayleigh, the MCS
+    maximising the expected quality ``-E[MSE]`` where a lost frame gives the mean image."""
+    search = RateSearch(image, source_codec)
     if channel == "awgn":
-        return select_mcs(None, budget, snr_db, "awgn", target_fer=target_fer)
+        choice = select_mcs(None, budget, snr_db, "awgn", target_fer=target_fer)
+        if search(choice.plan.payload_bits // 8).fits:
+            return choice
     ref = image.astype(np.float64)
     mse_fail = float(np.mean((ref - mean_image.astype(np.float64)) ** 2))
     cache: dict[int, float] = {}
 
     def neg_mse(bits: int) -> float:
         if bits not in cache:
-            c = compress_image(image, bits // 8, source_codec)
+            c = search(bits // 8)
             rec = decompress_image(c.data, source_codec, grey=image.ndim == 2) if c.fits else mean_image
             cache[bits] = -float(np.mean((ref - rec.astype(np.float64)) ** 2))
         return cache[bits]
 
-    return select_mcs(None, budget, snr_db, "rayleigh", utility=neg_mse, fail_utility=-mse_fail)
+    return select_mcs(None, budget, snr_db, channel, utility=neg_mse, fail_utility=-mse_fail, rule="expected")
 
 
 @codecs.register("image-digital")

@@ -65,32 +65,48 @@ class CompressedImage:
     fits: bool
 
 
+class RateSearch:
+    """Repeated :func:`compress_image` calls on one image, sharing the files encoded so far.
+
+    Rate selection asks for the same image at many byte budgets; each budget's binary search reuses
+    the qualities already encoded (at most one encode per quality level).
+
+        search = RateSearch(image, "avif")
+        search(2000), search(3500)        # CompressedImage each
+    """
+
+    def __init__(self, image: np.ndarray, codec: str = "avif") -> None:
+        self.codec = check_image_codec(codec)
+        self.image = check_image(image)
+        self._files: dict[int, bytes] = {}
+
+    def file(self, quality: int) -> bytes:
+        if quality not in self._files:
+            self._files[quality] = _encode(self.image, self.codec, quality)
+        return self._files[quality]
+
+    def __call__(self, max_bytes: int) -> CompressedImage:
+        if int(max_bytes) < 0:
+            raise ValueError(f"max_bytes={max_bytes}: expected >= 0")
+        codec = self.codec
+        lo, hi = IMAGE_CODECS[codec][1:]
+        if len(self.file(lo)) > max_bytes:
+            return CompressedImage(self.file(lo), codec, lo, False)
+        if len(self.file(hi)) <= max_bytes:
+            return CompressedImage(self.file(hi), codec, hi, True)
+        a, b = lo, hi  # file(a) fits, file(b) does not
+        while b - a > 1:
+            mid = (a + b) // 2
+            if len(self.file(mid)) <= max_bytes:
+                a = mid
+            else:
+                b = mid
+        return CompressedImage(self.file(a), codec, a, True)
+
+
 def compress_image(image: np.ndarray, max_bytes: int, codec: str = "avif") -> CompressedImage:
     """The highest-quality file of at most ``max_bytes`` bytes (see the module docstring)."""
-    check_image_codec(codec)
-    check_image(image)
-    if int(max_bytes) < 0:
-        raise ValueError(f"max_bytes={max_bytes}: expected >= 0")
-    lo, hi = IMAGE_CODECS[codec][1:]
-    cache: dict[int, bytes] = {}
-
-    def size(q: int) -> int:
-        if q not in cache:
-            cache[q] = _encode(image, codec, q)
-        return len(cache[q])
-
-    if size(lo) > max_bytes:
-        return CompressedImage(cache[lo], codec, lo, False)
-    if size(hi) <= max_bytes:
-        return CompressedImage(cache[hi], codec, hi, True)
-    a, b = lo, hi  # size(a) fits, size(b) does not
-    while b - a > 1:
-        mid = (a + b) // 2
-        if size(mid) <= max_bytes:
-            a = mid
-        else:
-            b = mid
-    return CompressedImage(cache[a], codec, a, True)
+    return RateSearch(image, codec)(max_bytes)
 
 
 def decompress_image(data: bytes, codec: str, grey: bool | None = None) -> np.ndarray:

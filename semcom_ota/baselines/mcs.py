@@ -243,7 +243,8 @@ def _check_channel(channel: str) -> None:
 
 def select_mcs(payload_bits: int | None, channel_uses: int, snr_db: float, channel: str = "awgn",
                rng: np.random.Generator | int | None = None, *, target_fer: float = 0.1,
-               utility: Callable[[int], float] | None = None, fail_utility: float = 0.0) -> McsChoice:
+               utility: Callable[[int], float] | None = None, fail_utility: float = 0.0,
+               rule: str | None = None) -> McsChoice:
     """Pick the MCS for one frame (rules in the module docstring).
 
     Parameters
@@ -257,6 +258,8 @@ def select_mcs(payload_bits: int | None, channel_uses: int, snr_db: float, chann
     target_fer: AWGN only, the largest frame error rate accepted.
     utility: payload bits -> value (default: the bits themselves, i.e. goodput); ``fail_utility``
         is the value of a lost frame (e.g. the quality of the mean image).
+    rule: "threshold" (the AWGN rule) or "expected" (maximise expected utility, the Rayleigh rule);
+        None picks the channel's rule.
 
     Raises ValueError naming ``channel_uses`` and the minimum when no MCS fits.
     """
@@ -279,7 +282,10 @@ def select_mcs(payload_bits: int | None, channel_uses: int, snr_db: float, chann
         need = min_channel_uses(payload_bits)
         what = "one LDPC codeword" if payload_bits is None else f"payload_bits={payload_bits}"
         raise ValueError(f"channel_uses={channel_uses}: too small for any MCS to carry {what}; need at least {need} channel uses")
-    if channel == "awgn":
+    rule = rule or ("threshold" if channel == "awgn" else "expected")
+    if rule not in ("threshold", "expected"):
+        raise ValueError(f"rule={rule!r}: expected 'threshold' or 'expected'")
+    if rule == "threshold":
         ok = [c for c in cands if c[2] >= 1.0 - target_fer]
         if ok:  # most utility, then most robust
             mcs, plan, p, u = max(ok, key=lambda c: (c[3], c[2]))

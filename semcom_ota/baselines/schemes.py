@@ -20,7 +20,7 @@ import numpy as np
 
 from semcom_ota.baselines.codecs import DigitalImageCodec, DigitalTextCodec
 from semcom_ota.baselines.digital import simulate_channel
-from semcom_ota.baselines.image_codecs import check_image, compress_image, decompress_image
+from semcom_ota.baselines.image_codecs import RateSearch, check_image, decompress_image
 from semcom_ota.baselines.mcs import CHANNELS, ideal_capacity_bits, outage_probability
 from semcom_ota.frames import RxSemanticFrame
 from semcom_ota.seeding import make_rng
@@ -61,7 +61,7 @@ def ideal_separation_image(image: np.ndarray, channel_uses: int, snr_db: float, 
     """The source codec at the rate of an ideal channel code (no channel errors below that rate).
 
     AWGN: the file fits ``floor(n log2(1 + snr)) / 8`` bytes and always arrives.
-    Rayleigh block fading (no CSI at TX): the rate ``R`` (bits/use, on a 64-point grid up to
+    Rayleigh block fading (no CSI at TX): the rate ``R`` (bits/use, on a 32-point grid up to
     ``log2(1 + 4 snr)``) minimising the expected MSE ``(1 - P_out(R)) MSE(R) + P_out(R) MSE(mean)``; one
     fade ``|h|^2 ~ Exp(1)`` drawn from ``rng`` decides whether the file arrives (``log2(1 + snr |h|^2) >= R``)
     or the mean image is returned. ``info`` holds the rate, outage probability and expected MSE.
@@ -71,9 +71,10 @@ def ideal_separation_image(image: np.ndarray, channel_uses: int, snr_db: float, 
         raise ValueError(f"channel={channel!r}: expected one of {CHANNELS}")
     mean = np.full(image.shape, 128, np.uint8) if mean_image is None else check_image(mean_image, "mean_image")
     grey = image.ndim == 2
+    search = RateSearch(image, codec)
 
     def at_bytes(nbytes: int) -> tuple[np.ndarray, bool]:
-        c = compress_image(image, nbytes, codec)
+        c = search(nbytes)
         return (decompress_image(c.data, codec, grey=grey), True) if c.fits else (mean, False)
 
     if channel == "awgn":
@@ -85,7 +86,7 @@ def ideal_separation_image(image: np.ndarray, channel_uses: int, snr_db: float, 
     snr = 10.0 ** (snr_db / 10.0)
     mse_mean = mse(mean)
     best = None
-    for r in np.linspace(0.0, math.log2(1.0 + 4.0 * snr), 65)[1:]:
+    for r in np.linspace(0.0, math.log2(1.0 + 4.0 * snr), 33)[1:]:
         img, fits = at_bytes(int(r * channel_uses) // 8)
         p_out = outage_probability(r, snr_db)
         e = (1 - p_out) * mse(img) + p_out * mse_mean

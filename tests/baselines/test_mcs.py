@@ -93,3 +93,13 @@ def test_ideal_capacity():
     ergodic = 1000 * np.mean(np.log2(1 + 10 * np.random.default_rng(0).exponential(size=200000)))
     assert 0 < r < ergodic < ideal_capacity_bits(1000, 10.0, "awgn")
     assert np.isclose(outage_probability(1.0, 0.0), 1 - np.exp(-1.0))
+
+
+def test_rayleigh_success_quadrature_matches_monte_carlo():
+    from semcom_ota.baselines.mcs import success_probability
+
+    plan = plan_frame(MCS_TABLE[4], 3000)
+    quad = success_probability(plan, 15.0, "rayleigh")
+    mc = success_probability(plan, 15.0, "rayleigh", rng=7)
+    assert 0.3 < quad < 0.95 and abs(quad - mc) < 0.03
+    assert success_probability(plan, 15.0, "awgn") > quad  # fading costs reliability at equal mean SNR
