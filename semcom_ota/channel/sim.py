@@ -20,6 +20,7 @@ Presets are registered in :data:`channels` (``"awgn"``, ``"rayleigh"``, ``"ricia
     >>> y = sim.apply(x)              # one frame: fresh fading draw, multipath tail kept
     >>> y.dtype, y.size == x.size + sim.n_taps - 1
     (dtype('complex64'), True)
+    >>> sim.reset()
     >>> chunks = [sim.stream(c) for c in np.split(x, 4)]  # or a continuous stream in chunks
 
 ``apply`` treats each call as one frame; ``stream`` treats calls as chunks of one stream.
