@@ -13,3 +13,7 @@ app.command("baselines", help="Digital baselines: BLER per MCS vs Shannon, LDPC 
 from semcom_ota.channel.bench import cli as _channel_bench  # noqa: E402
 
 app.command("channel", help="Channel simulator presets and torch twin: Msps beside plain NumPy/torch AWGN.")(_channel_bench)
+
+from semcom_ota.link.bench import cli as _link_bench  # noqa: E402
+
+app.command("link", help="Links: sustained Msps through GNU Radio (with/without channel model) beside raw pyzmq; frame latency.")(_link_bench)

@@ -56,10 +56,9 @@ def link_config(link: str, snr_db: Optional[float], seed: int, tx_rms: float, ex
         from semcom_ota.link.profiles import load_profile
 
         prof = load_profile(profile or "loopback")
-        cfg = {"profile": profile or "loopback", "device_args": device_args}
-        if prof.driver == "loopback" and snr_db is not None and "noise_std" not in device_args:
-            noise = tx_rms * 10 ** (-snr_db / 20)
-            cfg["device_args"] = ",".join(x for x in (device_args, f"noise_std={noise:.6g},seed={seed}") if x)
+        cfg = {"profile": profile or "loopback", "device_args": device_args, "seed": seed}
+        if prof.driver == "loopback" and "noise_std" not in device_args:
+            cfg["snr_db"] = snr_db
         elif snr_db is not None and prof.driver != "loopback":
             log.info("--snr-db is not applied to a radio (driver %s): the air sets the SNR", prof.driver)
     elif link == "replay":

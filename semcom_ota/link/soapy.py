@@ -59,6 +59,9 @@ class SoapyLinkConfig(StrictModel):
     profile: name in ``sdr/`` (``loopback``, ``hackrf_one``, ``usrp_b210``) or a path to a profile.
     device_args: extra device arguments ``k=v,...`` (e.g. ``serial=...``; for the loopback driver
         ``noise_std=0.01,delay_samples=100``).
+    snr_db: loopback driver only: the driver adds complex white noise for this SNR (P_s/N0 with
+        P_s = the profile's ``tx_rms`` squared); seeded with ``seed``. A radio's SNR is set by the air,
+        so ``snr_db`` with any other driver is an error.
     tx, rx: which directions to open (a half-duplex profile allows only one per device).
     center_freq_hz, sample_rate_hz, lo_offset_hz: override the profile's.
     send_timeout_s: a TX chunk that cannot be written for this long raises ``LinkError``.
@@ -69,6 +72,8 @@ class SoapyLinkConfig(StrictModel):
 
     profile: str = "loopback"
     device_args: str = ""
+    snr_db: float | None = Field(None, ge=-50.0, le=200.0)
+    seed: int = Field(0, ge=0)
     tx: bool = True
     rx: bool = True
     center_freq_hz: float | None = Field(None, gt=0.0)
@@ -109,12 +114,21 @@ class SoapyLink(Link):
         if self.profile.duplex == "half" and c.tx and c.rx:
             raise LinkError(f"profile {self.profile.name} is half duplex: open one link with tx only and another "
                             "(on a second device) with rx only")
+        extra_args = c.device_args
+        if c.snr_db is not None:
+            if self.profile.driver != "loopback":
+                raise LinkError(f"snr_db={c.snr_db}: only the loopback driver can add noise; a radio's "
+                                f"({self.profile.driver}) SNR is set by the air")
+            if "noise_std" in c.device_args:
+                raise LinkError(f"snr_db={c.snr_db} and device_args noise_std both set the noise: give one")
+            noise = self.profile.tx_rms * 10 ** (-c.snr_db / 20)
+            extra_args = ",".join(x for x in (c.device_args, f"noise_std={noise:.8g},seed={c.seed}") if x)
         if self.profile.driver == "loopback":
             ensure_loopback_plugin_path()
         import SoapySDR  # system-wide (python3-soapysdr); imported late so the plugin path is set first
 
         self._sp = SoapySDR
-        self.args = self.profile.device_args(c.device_args)
+        self.args = self.profile.device_args(extra_args)
         try:
             self.dev = SoapySDR.Device(self.args)
         except RuntimeError as err:

@@ -20,8 +20,8 @@ NOISE_20DB = RMS * 10 ** (-20 / 20)  # total complex noise std for SNR 20 dB at 
 
 def soapy_direct_matches_sim() -> None:
     frames = random_frames(40, 240, np.random.default_rng(11))
-    args = f"noise_std={NOISE_20DB},delay_samples=37,seed=4"
-    with open_link("soapy", profile="loopback", device_args=args) as link:
+    with open_link("soapy", profile="loopback", snr_db=20, seed=4, device_args="delay_samples=37") as link:
+        assert f"noise_std={NOISE_20DB:.8g}" in link.args
         f = link.tuned_frequencies("rx")
         p = link.profile
         assert f["RF"] == p.center_freq_hz + p.lo_offset_hz and f["total"] == p.center_freq_hz, f  # offset tuning

@@ -80,3 +80,5 @@ def test_profiles_validate_and_encode_hardware_limits():
 def test_half_duplex_profile_refuses_tx_and_rx_on_one_device():
     with pytest.raises(LinkError, match="half duplex"):
         open_link("soapy", profile="hackrf_one")
+    with pytest.raises(LinkError, match="only the loopback driver can add noise"):
+        open_link("soapy", profile="hackrf_one", tx=False, snr_db=10)
