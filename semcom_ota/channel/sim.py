@@ -533,6 +533,7 @@ class ChannelSimulator:
         self._rs_base = 0  # global input index of _rs_buf[0]
         self._rs_m = 0  # next output index of the resampler
         self._ref_power: float | None = self.cfg.signal_power
+        self._p_sum, self._p_count = 0.0, 0  # running P_s of a stream
         self.last_taps: np.ndarray | None = None
         self.last_noise_var = 0.0
         self.last_signal_power = 0.0
@@ -585,7 +586,6 @@ class ChannelSimulator:
     def apply(self, x: np.ndarray) -> np.ndarray:
         """Pass complex64 samples ``[n]`` through the channel; returns complex64 ``[m]`` (see class doc)."""
         x = _check_complex(x, "x")
-        c = self.cfg
         if x.size == 0:
             return np.zeros(0, np.complex64)
         self._note_power(x)
@@ -603,18 +603,30 @@ class ChannelSimulator:
         chunks ``a, b`` equals that of ``a + b`` for the deterministic impairments, and the total
         output length tracks ``input · (1 + sro_ppm·1e-6)``. With a timing offset or SRO the
         resampler holds back 8 samples until the next chunk arrives; the delay itself appears as
-        leading zeros. Do not mix ``stream`` and ``apply`` calls without :meth:`reset` in between.
+        leading zeros. The noise reference ``P_s`` is the running mean power of all active samples
+        streamed so far (unless ``signal_power`` is set), so idle chunks get the same noise. Do not mix ``stream`` and ``apply`` calls without :meth:`reset` in between.
         """
         x = _check_complex(x, "x")
         if x.size == 0:
             return np.zeros(0, np.complex64)
-        self._note_power(x)
+        self._note_power(x, running=True)
         return self._front_end(self._timing_stream(self._multipath_stream(x)), "stream")
 
-    def _note_power(self, x: np.ndarray) -> None:
-        ps = active_power(x)
-        if self.cfg.signal_power is None and ps > 0:
-            self._ref_power = ps
+    def _note_power(self, x: np.ndarray, running: bool = False) -> None:
+        """Update the noise reference P_s: this call's active samples (frames) or, when streaming,
+        the running mean over every active sample seen since :meth:`reset`."""
+        if self.cfg.signal_power is not None:
+            return
+        p = x.real.astype(np.float64) ** 2 + x.imag.astype(np.float64) ** 2
+        n_active = int(np.count_nonzero(p))
+        if not n_active:
+            return
+        if running:
+            self._p_sum += float(p.sum())
+            self._p_count += n_active
+            self._ref_power = self._p_sum / self._p_count
+        else:
+            self._ref_power = float(p.sum()) / n_active
 
     def _front_end(self, y: np.ndarray, caller: str) -> np.ndarray:
         """CFO/phase noise → IQ imbalance → DC → AWGN → drops (all memoryless but the rotation)."""

@@ -434,3 +434,15 @@ def test_stream_noise_and_reset(rng):
     assert snr == pytest.approx(15.0, abs=0.15)
     sim.reset()
     assert np.array_equal(np.concatenate([sim.stream(c) for c in np.array_split(x, 9)]), y)
+
+
+def test_stream_noise_reference_is_the_running_active_power(rng):
+    sim = ChannelSimulator(ChannelConfig(snr_db=10.0), seed=2)
+    frame = qpsk(20_000, rng, amp=0.5)
+    sim.stream(frame)
+    assert sim.last_noise_var == pytest.approx(0.025, rel=1e-6)
+    tail = np.zeros(20_000, np.complex64)
+    tail[:10] = 2.0  # a few loud samples must not swing the noise level of the whole chunk
+    y = sim.stream(tail)
+    assert sim.last_noise_var == pytest.approx(0.025 * (20_000 * 0.25 + 40) / 20_010 / 0.25, rel=1e-6)
+    assert np.mean(np.abs(y[10:]) ** 2) == pytest.approx(0.025, rel=0.05)
