@@ -1,44 +1,40 @@
-"""`semcom`: the command line entry point. Run ``semcom --help``."""
+"""`semcom`: the command line entry point (register new commands in :mod:`semcom_ota.cli.app`). Run ``semcom --help``.
+
+The commands live in :mod:`semcom_ota.cli.app`. ``semcom doctor`` is dispatched before that module
+is imported, so that it still runs and names the fix when the environment is broken (for example
+NumPy 2 in the venv, under which the other commands' imports fail).
+"""
 
 from __future__ import annotations
 
-import logging
+import sys
 
 import typer
 
-from semcom_ota.cli import bench, compress, demo, doctor, report
-from semcom_ota.cli import eval as eval_cmd
-from semcom_ota.cli import kb as kb_cmd
-
-app = typer.Typer(
-    name="semcom",
-    help="semcom-ota: semantic communication over the air (LAM codecs, OFDM PHY, GNU Radio / SoapySDR links).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+from semcom_ota.cli import doctor
 
 
-@app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level.")) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def _doctor_only(argv: list[str]) -> None:
+    solo = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    solo.command(help=doctor.doctor.__doc__)(doctor.doctor)
+    solo(args=argv, prog_name="semcom doctor")
 
 
-app.add_typer(eval_cmd.app, name="eval")
-app.add_typer(bench.app, name="bench")
-app.add_typer(__import__("semcom_ota.cli.link", fromlist=["app"]).app, name="link")
-app.command("tx", help="Transmit frames of random symbols (TX half of a two-process / two-radio link).")(__import__("semcom_ota.cli.link", fromlist=["tx"]).tx)
-app.command("rx", help="Receive, demodulate and count the frames `semcom tx` sends.")(__import__("semcom_ota.cli.link", fromlist=["rx"]).rx)
-app.add_typer(__import__("semcom_ota.cli.channel", fromlist=["app"]).app, name="channel")
-app.add_typer(kb_cmd.app, name="kb")
-app.add_typer(__import__("semcom_ota.cli.data", fromlist=["app"]).app, name="data")
-app.command("demo", help="Run the end-to-end semantic link demo (default: GNU Radio loopback).")(demo.demo)
-app.command("report", help="Draw the HTML report from a results JSON.")(report.report)
-app.command("compress", help="Compress the LAM encoder to a latency/size budget (ONNX int8, pruning).")(compress.compress)
-app.command("doctor", help="Check the installation: GNU Radio, SoapySDR, NumPy<2, torch, models, datasets.")(doctor.doctor)
+def __getattr__(name: str):
+    """``from semcom_ota.cli.main import app`` keeps working (the app is imported on first use)."""
+    if name == "app":
+        from semcom_ota.cli.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["doctor"]:
+        _doctor_only(sys.argv[2:])
+        return
+    from semcom_ota.cli.app import app
+
     app()
 
 
