@@ -17,6 +17,8 @@
 //                       fault injection: every K-th readStream returns -4 / every K-th writeStream
 //                       returns -7 (consuming nothing) / every K-th readStream returns -1, so that
 //                       clients' handling of these return codes is exercised deterministically.
+// Timed bursts: writeStream calls flagged SOAPY_SDR_HAS_TIME are counted (readSetting("timed_writes"),
+// and "late_writes" for those whose time had already passed); samples are looped back at once.
 // Formats: CF32 (native) and CS16 (full scale 32767). Frequencies have components RF and BB (so
 // SoapySDR's OFFSET tuning argument works); gains PGA 0..70 dB; any sample rate 1e3..100e6.
 
@@ -149,6 +151,13 @@ class LoopbackDevice : public SoapySDR::Device {
         return static_cast<long long>(1e9 * static_cast<double>(samples_read_) / rate_.at(SOAPY_SDR_RX));
     }
 
+    // timed TX bursts seen (SOAPY_SDR_HAS_TIME) and how many of them arrived after their time
+    std::string readSetting(const std::string &key) const override {
+        if (key == "timed_writes") return std::to_string(timed_writes_);
+        if (key == "late_writes") return std::to_string(late_writes_);
+        return "";
+    }
+
     // ---------------------------------------------------------------- streams
     std::vector<std::string> getStreamFormats(const int, const size_t) const override {
         return {SOAPY_SDR_CF32, SOAPY_SDR_CS16};
@@ -189,7 +198,7 @@ class LoopbackDevice : public SoapySDR::Device {
     }
 
     int writeStream(SoapySDR::Stream *stream, const void *const *buffs, const size_t numElems, int &flags,
-                    const long long, const long timeoutUs) override {
+                    const long long timeNs, const long timeoutUs) override {
         auto *s = reinterpret_cast<LoopStream *>(stream);
         if (!s->active) return SOAPY_SDR_STREAM_ERROR;
         s->calls++;
@@ -201,6 +210,10 @@ class LoopbackDevice : public SoapySDR::Device {
             for (size_t i = 0; i < n; i++) tmp[i] = cf32(in[2 * i] / 32767.0f, in[2 * i + 1] / 32767.0f);
         } else {
             std::memcpy(tmp.data(), buffs[0], n * sizeof(cf32));
+        }
+        if (flags & SOAPY_SDR_HAS_TIME) {  // a timed burst: count it, and count it late if its time has passed
+            timed_writes_++;
+            if (timeNs < getHardwareTime("")) late_writes_++;
         }
         flags &= SOAPY_SDR_END_BURST;  // nothing else to report
         if (fifo_.empty()) {
@@ -325,6 +338,7 @@ class LoopbackDevice : public SoapySDR::Device {
     size_t delay_, capacity_, mtu_, pending_delay_ = 0;
     long long ovf_every_, unf_every_, tmo_every_;
     long long samples_read_ = 0;
+    long long timed_writes_ = 0, late_writes_ = 0;
     std::mt19937 rng_;
     std::map<int, double> rate_, bw_, gain_;
     std::map<int, std::map<std::string, double>> freq_;

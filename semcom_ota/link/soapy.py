@@ -1,7 +1,8 @@
 """``soapy``: direct SoapySDR streaming with a device profile from ``sdr/``.
 
 TX: ``send(x)`` writes MTU-sized chunks with ``writeStream``; the last chunk of each call carries
-``END_BURST``. RX: a reader thread calls ``readStream`` continuously (a radio's RX stream must be
+``END_BURST``; with a profile that has ``timed_bursts`` (USRP B210) the first chunk carries
+``HAS_TIME`` and a start time ``tx_time_lead_s`` after the device's hardware time. RX: a reader thread calls ``readStream`` continuously (a radio's RX stream must be
 drained or it overflows) into a bounded buffer; ``recv`` takes what is there.
 
 Return codes are counted in ``stats.problems`` and survived: ``-1`` timeout (``tx_timeout``,
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 SOAPY_TIMEOUT, SOAPY_STREAM_ERROR, SOAPY_CORRUPTION, SOAPY_OVERFLOW = -1, -2, -3, -4
 SOAPY_NOT_SUPPORTED, SOAPY_TIME_ERROR, SOAPY_UNDERFLOW = -5, -6, -7
 END_BURST = 1 << 1
+HAS_TIME = 1 << 2
 
 
 def loopback_plugin_dir() -> str:
@@ -64,6 +66,8 @@ class SoapyLinkConfig(StrictModel):
         so ``snr_db`` with any other driver is an error.
     tx, rx: which directions to open (a half-duplex profile allows only one per device).
     center_freq_hz, sample_rate_hz, lo_offset_hz: override the profile's.
+    tx_time_lead_s: with a profile that has ``timed_bursts``, each ``send`` is a timed burst that
+        starts this long after the device's current hardware time (``HAS_TIME`` on its first chunk).
     send_timeout_s: a TX chunk that cannot be written for this long raises ``LinkError``.
     stream_timeout_s: timeout of each readStream/writeStream call.
     rx_buffer_max_samples: host-side RX buffer; beyond it the oldest are dropped (``rx_buffer_overflow``).
@@ -79,6 +83,7 @@ class SoapyLinkConfig(StrictModel):
     center_freq_hz: float | None = Field(None, gt=0.0)
     sample_rate_hz: float | None = Field(None, gt=0.0)
     lo_offset_hz: float | None = None
+    tx_time_lead_s: float = Field(0.02, ge=0.0, le=10.0)
     send_timeout_s: float = Field(5.0, gt=0.0, le=3600.0)
     stream_timeout_s: float = Field(0.05, gt=0.0, le=10.0)
     rx_buffer_max_samples: int = Field(8_000_000, ge=1024)
@@ -142,6 +147,7 @@ class SoapyLink(Link):
         self._thread: threading.Thread | None = None
         self._rx_error: str | None = None
         self._closed = False
+        self.timed_bursts_sent = 0
         try:
             self._configure()
         except Exception:
@@ -232,12 +238,18 @@ class SoapyLink(Link):
         i = 0
         errors = 0
         deadline = time.monotonic() + self.config.send_timeout_s
+        timed = self.profile.timed_bursts
+        t_burst = int(self.dev.getHardwareTime() + self.config.tx_time_lead_s * 1e9) if timed else 0
         while i < x.size:
             n = min(self.tx_mtu, x.size - i)
             flags = END_BURST if i + n >= x.size else 0
-            sr = self.dev.writeStream(self.tx_stream, [x[i:i + n]], n, flags, 0, timeout_us)
+            if timed and i == 0:
+                flags |= HAS_TIME
+            sr = self.dev.writeStream(self.tx_stream, [x[i:i + n]], n, flags, t_burst if i == 0 else 0, timeout_us)
             ret = sr.ret
             if ret > 0:
+                if timed and i == 0:
+                    self.timed_bursts_sent += 1
                 i += ret
                 errors = 0
                 self.stats.samples_sent += ret

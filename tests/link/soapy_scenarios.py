@@ -72,3 +72,23 @@ def gr_soapy_flowgraph_pair() -> None:
             raise AssertionError(f"flowgraph {pid} left running")
         except ProcessLookupError:
             pass
+
+
+def soapy_timed_bursts() -> None:
+    import yaml
+
+    from semcom_ota.link.profiles import load_profile
+
+    data = load_profile("loopback").model_dump()
+    data.update({"name": "loopback_timed", "timed_bursts": True})
+    path = os.path.join(tempfile.mkdtemp(), "loopback_timed.yaml")
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh)
+    frames = random_frames(10, 240, np.random.default_rng(14))
+    with open_link("soapy", profile=path, snr_db=25) as link:
+        res = transmit_frames(frames, link)
+        timed = int(link.dev.readSetting("timed_writes"))
+        late = int(link.dev.readSetting("late_writes"))
+        sends = link.timed_bursts_sent
+    assert res.decoded == 10, res.summary()
+    assert sends >= 11 and timed == sends and late == 0, (sends, timed, late)  # 10 frames + tail (+ idle flushes)

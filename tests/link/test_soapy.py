@@ -43,6 +43,11 @@ def test_soapy_return_codes_are_counted_and_survived():
 
 
 @pytest.mark.usefixtures("loopback_driver", "netns")
+def test_soapy_timed_bursts_carry_has_time():
+    _check("soapy_timed_bursts")
+
+
+@pytest.mark.usefixtures("loopback_driver", "netns")
 def test_soapy_rx_only_link():
     _check("soapy_rx_only_link_times_out_cleanly")
 
