@@ -112,7 +112,7 @@ class GnuRadioLinkConfig(SampleSocketConfig):
     rx_flowgraph: a second flowgraph for the receive side (e.g. ``rx_soapy`` with ``flowgraph:
         tx_soapy``): then ``flowgraph`` takes the samples (``in_addr``) and ``rx_flowgraph`` gives
         them back (``out_addr``), each in its own process.
-    profile: a device profile (``sdr/*.yaml``) for the gr-soapy flowgraphs: driver, device args,
+    profile: a device profile (``sdr/*.yaml``) for the gr-soapy (and UHD) flowgraphs: driver, device args,
         rate, centre frequency, LO offset, overall gain (sum of the elements), bandwidth and antenna
         of the TX side go to the flowgraph that takes samples, the RX side's to the one that gives them.
     device_args: extra device arguments (``k=v,...``) for the profile's device.
@@ -246,7 +246,7 @@ class GnuRadioLink(Link):
                                 f"(it declares {sorted(known)})")
             if k in declared:
                 values[k] = v
-        if c.profile and "driver" in declared:
+        if c.profile and ("driver" in declared or "dev_args" in declared):  # gr-soapy or UHD flowgraphs
             takes = "in_addr" in declared and not (rx_side or "out_addr" in declared and "in_addr" not in declared)
             values.update({k: v for k, v in soapy_flowgraph_params(c.profile, "tx" if takes else "rx", c.device_args).items()
                            if k in declared and k not in c.params})

@@ -92,3 +92,19 @@ def soapy_timed_bursts() -> None:
         sends = link.timed_bursts_sent
     assert res.decoded == 10, res.summary()
     assert sends >= 11 and timed == sends and late == 0, (sends, timed, late)  # 10 frames + tail (+ idle flushes)
+
+
+def uhd_without_radio_fails_clearly() -> None:
+    import time
+
+    from semcom_ota.link import LinkError
+
+    t0 = time.monotonic()
+    try:
+        open_link("gnuradio", flowgraph="tx_uhd", rx_flowgraph="rx_uhd", profile="usrp_b210", ready_timeout_s=30)
+    except LinkError as err:
+        msg = str(err)
+        assert "exited with code" in msg and "No devices found" in msg, msg[-800:]
+    else:
+        raise AssertionError("a UHD flowgraph pair started without a USRP")
+    assert time.monotonic() - t0 < 60

@@ -87,3 +87,14 @@ def test_half_duplex_profile_refuses_tx_and_rx_on_one_device():
         open_link("soapy", profile="hackrf_one")
     with pytest.raises(LinkError, match="only the loopback driver can add noise"):
         open_link("soapy", profile="hackrf_one", tx=False, snr_db=10)
+
+
+@pytest.mark.gnuradio
+@pytest.mark.usefixtures("netns", "gnuradio_available")
+def test_uhd_flowgraphs_without_a_radio_fail_with_uhds_reason():
+    from semcom_ota.link.grc import compile_flowgraph, find_flowgraph, inspect_flowgraph
+
+    for name in ("tx_uhd", "rx_uhd"):
+        assert "uhd.usrp_" in compile_flowgraph(name).read_text()
+        assert {"dev_args", "samp_rate", "freq", "lo_offset", "gain"} <= set(inspect_flowgraph(find_flowgraph(name)).parameters)
+    _check("uhd_without_radio_fails_clearly")
