@@ -74,7 +74,7 @@ def throughput(n: int = 1944, words: int = 200, seed: int = 2) -> list[dict]:
 
 
 def scheme_vs_ideal(codec: str = "webp", channel_uses: int = 3000, snrs=(0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
-                    fades: int = 10, seed: int = 3) -> list[dict]:
+                    fades: int = 30, seed: int = 3) -> list[dict]:
     """PSNR (dB) of the practical scheme (``codec`` + LDPC + QAM, the MCS chosen per SNR) beside ideal
     separation (``codec`` at capacity), on scikit-image's astronaut at 128 x 128, AWGN and Rayleigh
     block fading (mean over ``fades`` draws; a lost frame gives mid-grey)."""
