@@ -172,7 +172,8 @@ class _Matcher:
 
     def add(self, r: RxSemanticFrame, t: float) -> int | None:
         """Take one receiver output; returns the index of the sent frame it matched (or None)."""
-        if r.status in _UNATTRIBUTABLE:
+        if r.status in _UNATTRIBUTABLE or (not r.status.decodable and r.n == 0):
+            # no trustworthy header (a lost frame of length 0 was given a default meta): attribute by gap
             self.pending_fail.append(r.status)
             return None
         hi = min(len(self.frames), self.next + MAX_SEQ + 1)

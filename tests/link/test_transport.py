@@ -66,6 +66,18 @@ def test_matcher_wraps_seq_and_attributes_failures(rng):
     assert m.unmatched == Counter({"ok": 1})
 
 
+def test_headerless_loss_is_attributed_to_the_gap_not_to_seq_0(rng):
+    frames = random_frames(4, 4, rng)
+    m = _Matcher(frames)
+    m.add(_rx(0), 0.0)
+    m.add(RxSemanticFrame.lost(FrameMeta(), 0, FrameStatus.BAD_SAMPLES), 1.0)  # default meta: seq 0
+    m.add(_rx(2), 2.0)
+    m.add(_rx(3), 3.0)
+    rx = m.finish()
+    assert [r.status for r in rx] == [FrameStatus.OK, FrameStatus.BAD_SAMPLES, FrameStatus.OK, FrameStatus.OK]
+    assert not m.unmatched
+
+
 def test_duplicate_output_does_not_double_count(rng):
     frames = random_frames(5, 4, rng)
     m = _Matcher(frames)
