@@ -131,3 +131,17 @@ def test_ideal_separation_beats_the_practical_scheme():
     assert psnr_db(IMG, ideal) > psnr_db(IMG, real)
     fading, finfo = ideal_separation_image(IMG, 3000, 12.0, "webp", channel="rayleigh", rng=0)
     assert 0 < finfo["outage_prob"] < 0.5 and fading.shape == IMG.shape
+
+
+def test_codecs_build_from_a_model_card(tmp_path):
+    from semcom_ota.config import ConfigError
+    from semcom_ota.semantic.base import load_codec
+
+    card = tmp_path / "image_digital.yaml"
+    card.write_text("codec: image-digital\nsource_codec: jpeg\nchannel: rayleigh\nimage_shape: [32, 32]\n")
+    c = load_codec(card)
+    assert isinstance(c, DigitalImageCodec) and (c.source_codec, c.channel, c.image_shape) == ("jpeg", "rayleigh", (32, 32))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("codec: text-digital\nsource_codec: brotli\nchanel: awgn\n")
+    with pytest.raises(ConfigError, match="chanel"):
+        load_codec(bad)

@@ -18,7 +18,7 @@ def test_plan_fills_the_budget_exactly():
                 continue
             assert HEADER_SYMBOLS + p.data_symbols + p.spare_symbols == cu
             assert p.data_symbols * mcs.bits_per_symbol == p.n_codewords * p.n
-            assert p.spare_symbols * mcs.bits_per_symbol < max(p.n, mcs.bits_per_symbol) or p.n == 648
+            assert p.spare_symbols * mcs.bits_per_symbol < p.n  # less than one more codeword is left over
 
 
 def test_measured_bler_table_is_ordered_like_the_mcs_table():
