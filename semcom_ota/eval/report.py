@@ -137,6 +137,33 @@ def _rows_table(rows: list[ResultRow], metrics: tuple[str, ...]) -> str:
     return f"<table>{head}{body}</table>"
 
 
+def _pivot_tables(rows: list[ResultRow]) -> str:
+    """Per (task, metric): one row per set SNR, one column per scheme — the side-by-side view."""
+    groups: dict[tuple[str, str], dict[tuple[float, str], ResultRow]] = defaultdict(dict)
+    for r in rows:
+        if r.metric in QUALITY_METRICS:
+            groups[(r.task, r.metric)][(r.snr_db, r.scheme)] = r
+    parts = []
+    for (task, metric), cells in sorted(groups.items()):
+        schemes = list(dict.fromkeys(k[1] for k in cells))
+        snrs = sorted({k[0] for k in cells})
+        uses = {s: next(c.channel_uses for k, c in cells.items() if k[1] == s) for s in schemes}
+        head = "<tr><th>set SNR dB</th>" + "".join(f"<th>{html.escape(s)}<br><small>{uses[s]} ch. uses</small></th>" for s in schemes) + "</tr>"
+        body = ""
+        for snr in snrs:
+            vals = [cells.get((snr, s)) for s in schemes]
+            finite = [v.value for v in vals if v is not None and math.isfinite(v.value)]
+            best = max(finite) if finite else None
+            tds = "".join(
+                "<td>—</td>" if v is None else (f"<td><b>{_fmt(v.value)}</b></td>" if best is not None and v.value == best and len(finite) > 1 else f"<td>{_fmt(v.value)}</td>")
+                for v in vals
+            )
+            body += f"<tr><td>{snr:g}</td>{tds}</tr>"
+        channel = next(iter(cells.values())).channel
+        parts.append(f"<h3>{html.escape(task)} · {html.escape(metric)} <small>({html.escape(channel)}, best in bold)</small></h3><table>{head}{body}</table>")
+    return "".join(parts) or "<p>(no quality rows)</p>"
+
+
 def _fmt(v: float) -> str:
     return "—" if not math.isfinite(v) else f"{v:.4g}"
 
@@ -195,11 +222,12 @@ def render_report(results: dict[str, Any]) -> str:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p class=sub>{sub}</p>",
         _stages_html(demo.get("stages", [])),
-        "<h2>Quality</h2>", _rows_table(rows, QUALITY_METRICS),
+        "<h2>Quality</h2>", _pivot_tables(rows),
         f"<h2>Quality vs SNR</h2><div class='grid plots'>{plots or '<p>(no curves)</p>'}</div>",
         _examples_html(demo.get("examples", [])),
         f"<h2>Received constellations</h2><div class=grid>{consts}</div>" if consts else "",
         "<h2>Link statistics</h2>", _rows_table(rows, LINK_METRICS),
+        "<h2>All quality rows</h2>", _rows_table(rows, QUALITY_METRICS),
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
