@@ -11,7 +11,7 @@ import numpy as np
 from semcom_ota.frames import FrameMeta, FrameStatus, RxSemanticFrame
 from semcom_ota.phy.config import PhyConfig
 from semcom_ota.phy.equalise import mmse_equalise, ofdm_demodulate, track_pilots
-from semcom_ota.phy.header import HEADER_VERSION, HeaderFields, unpack_header, viterbi_decode
+from semcom_ota.phy.header import HEADER_VERSION, HeaderFields, hard_decode, unpack_header, viterbi_decode
 from semcom_ota.phy.layout import HEADER_CODED_BITS, OfdmLayout
 from semcom_ota.phy.sync import SyncResult, Synchroniser, coarse_detect, sc_window, schmidl_cox
 
@@ -89,6 +89,9 @@ class Demodulator:
         self._hdr_need = lay.payload_start + self.synchroniser.margin  # samples after t0 to read a header
         self._peak_span = 2 * self._W + 16
         self._min_block = 4096
+        # inside a payload, data passes the detection threshold by chance every few thousand
+        # samples; a frame that cuts another short must stand out more clearly (SNR ≳ 3 dB)
+        self._inframe_threshold = max(cfg.detect_threshold, 0.3)
         self._stride = math.gcd(math.gcd(self._W, self._half), 8)
         self._block = 1 << 16
         self._total = 0
@@ -103,7 +106,7 @@ class Demodulator:
         self._pending: _Pending | None = None
         self._need = self._total
         self._bad = np.zeros(0, np.int64)
-        self._hits: tuple[int, int, np.ndarray] = (0, 0, np.zeros(0, np.int64))
+        self._hits: tuple[int, int, np.ndarray, np.ndarray] = (0, 0, np.zeros(0, np.int64), np.zeros(0, np.float32))
 
     @staticmethod
     def _check(chunk: np.ndarray) -> np.ndarray:
@@ -164,22 +167,28 @@ class Demodulator:
         i = np.searchsorted(self._bad, lo)
         return bool(i < self._bad.size and self._bad[i] < hi)
 
-    def _first_hit(self, lo: int, hi: int) -> int | None:
-        """First coarse Schmidl–Cox crossing with start in ``[lo, hi)`` (absolute), or None.
-
-        Crossings are computed block by block and cached, so a region is examined once."""
+    def _first_hit(self, lo: int, hi: int, threshold: float = 0.0) -> int | None:
+        """First coarse Schmidl–Cox crossing with start in ``[lo, hi)`` (absolute) whose metric
+        also exceeds ``threshold``, or None. Crossings are computed block by block and cached, so
+        a region is examined once."""
         half, W = self._half, self._W
         while lo < hi:
-            c_lo, c_hi, hits = self._hits
+            c_lo, c_hi, hits, vals = self._hits
             if not (c_lo <= lo < c_hi):
                 e = min(hi, lo + self._block)
                 seg = self._buf[lo - self._base : e - self._base + half + W - 1]
-                hits = lo + coarse_detect(seg, half, W, self._stride, self.cfg.detect_threshold)
-                self._hits = (lo, e, hits)
+                hits, vals = coarse_detect(seg, half, W, self._stride, self.cfg.detect_threshold)
+                hits = hits + lo
+                self._hits = (lo, e, hits, vals)
                 c_lo, c_hi = lo, e
             i = int(np.searchsorted(hits, lo))
             lim = min(hi, c_hi)
-            if i < hits.size and hits[i] < lim:
+            j = int(np.searchsorted(hits, lim))
+            if threshold > 0.0:
+                k = np.flatnonzero(vals[i:j] > threshold)
+                if k.size:
+                    return int(hits[i + k[0]])
+            elif i < j:
                 return int(hits[i])
             lo = lim
         return None
@@ -286,12 +295,13 @@ class Demodulator:
         lay = self.layout
         nh = lay.n_header_symbols
         Y = ofdm_demodulate(self._buf, self._base, lay, res, 0, nh)
-        Yc, pv = track_pilots(Y, lay, res, 0)
-        z, nv = mmse_equalise(Yc, lay, res, pv)
+        z, nv = mmse_equalise(Y, lay, res, *track_pilots(Y, lay, res, 0))
         llr = (4.0 * z.real / nv).reshape(-1).astype(np.float64)
         rep = llr[lay.header_interleave]
         coded = np.bincount(np.arange(rep.size) % HEADER_CODED_BITS, weights=rep, minlength=HEADER_CODED_BITS)
-        bits = viterbi_decode(coded)
+        bits = hard_decode(coded)
+        if bits is None:
+            bits = viterbi_decode(coded)
         f = unpack_header(bits)
         if f is None or f.version != HEADER_VERSION or f.length < 1 or f.n_tiers < 1:
             return None
@@ -309,7 +319,7 @@ class Demodulator:
         scan_hi = min(fr.end, self._total - self._hdr_need)
         lo = pay_start
         while lo < scan_hi:
-            hit = self._first_hit(lo, scan_hi)
+            hit = self._first_hit(lo, scan_hi, self._inframe_threshold)
             if hit is None:
                 break
             t1, P1 = self._peak(max(hit - self._stride, self._base))
@@ -341,8 +351,8 @@ class Demodulator:
             next_search = pay_start + n_rx * L
         self._search = max(self._search, next_search)
         Y = Y[: nh + n_rx]
-        Yc, pv = track_pilots(Y, lay, sync, 0)
-        z, nv = mmse_equalise(Yc[nh:], lay, sync, pv[nh:])
+        phi, theta, pv = track_pilots(Y, lay, sync, 0)
+        z, nv = mmse_equalise(Y[nh:], lay, sync, phi[nh:], theta[nh:], pv[nh:])
         zp, nvp = z.reshape(-1), nv.reshape(-1)
         pos = lay.payload_index(fr.n_ofdm)[:n]
         mask = pos < n_rx * lay.n_data

@@ -5,9 +5,19 @@ equalisation with de-biasing and a per-symbol noise variance."""
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft as sp_fft
 
 from semcom_ota.phy.layout import OfdmLayout
 from semcom_ota.phy.sync import SyncResult
+
+
+def _unit_phasor(phase: np.ndarray) -> np.ndarray:
+    """complex64 ``exp(1j * phase)`` (float32 cos/sin: much faster than a complex exp)."""
+    ph = np.asarray(phase, np.float32)
+    out = np.empty(ph.shape, np.complex64)
+    np.cos(ph, out=out.real)
+    np.sin(ph, out=out.imag)
+    return out
 
 
 def ofdm_demodulate(buf: np.ndarray, base: int, lay: OfdmLayout, sync: SyncResult, first: int, count: int) -> np.ndarray:
@@ -31,10 +41,10 @@ def ofdm_demodulate(buf: np.ndarray, base: int, lay: OfdmLayout, sync: SyncResul
         blk = np.concatenate([blk, np.zeros(count * L - blk.size, np.complex64)])
     win = blk.reshape(count, L)[:, :N]
     w = 2.0 * np.pi * sync.cfo / N
-    sym_phase = np.exp(-1j * w * (start - sync.phase_ref + L * np.arange(count)))
-    ramp = np.exp(-1j * w * np.arange(N))
-    x = win * (sym_phase[:, None] * ramp[None, :]).astype(np.complex64)
-    return np.fft.fft(x, axis=1)[:, lay.used_idx].astype(np.complex64)
+    sym_phase = np.mod(-w * (start - sync.phase_ref + L * np.arange(count, dtype=np.float64)), 2.0 * np.pi)
+    rot = _unit_phasor(sym_phase)[:, None] * _unit_phasor(-w * np.arange(N))[None, :]
+    rot *= win
+    return sp_fft.fft(rot, axis=1, overwrite_x=True)[:, lay.used_idx]
 
 
 def _centred_sum(a: np.ndarray, width: int) -> np.ndarray:
@@ -63,8 +73,9 @@ def _cpe_window(c: np.ndarray, var1: float, w_max: int) -> tuple[int, float]:
     return w if w % 2 else max(w - 1, 1), q
 
 
-def track_pilots(Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -> tuple[np.ndarray, np.ndarray]:
-    """Remove the common phase and the sampling-offset phase slope of each OFDM symbol.
+def track_pilots(Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimate the common phase and the sampling-offset phase slope of each OFDM symbol from its
+    pilots (never from decisions).
 
     Parameters
     ----------
@@ -73,40 +84,43 @@ def track_pilots(Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -
 
     Returns
     -------
-    ``Y`` corrected (complex64 ``[S, n_used]``) and the phase-error variance per symbol (float64 ``[S]``).
-    The slope (rad/bin) comes from adjacent pilot pairs, averaged over ``sro_window`` symbols; the
-    common phase from all pilots after removing the slope, averaged over ``cpe_window`` symbols.
+    ``phi`` (rad) and ``theta`` (rad per bin), float64 ``[S]``: symbol ``m`` bin ``k`` is rotated by
+    ``phi[m] + theta[m]·k``; and the phase-error variance per symbol, float64 ``[S]``.
+    The slope comes from adjacent pilot pairs averaged over ``sro_window`` symbols; the common phase
+    from all pilots after removing the slope, averaged over a width chosen between 1 and
+    ``cpe_window`` symbols from the observed phase wander (phase noise).
     """
     cfg = lay.cfg
     S = Y.shape[0]
     pp = lay.pilot_pos
-    ref = (sync.h[pp][None, :] * lay.pilots(first, S)).astype(np.complex128)
-    Q = Y[:, pp].astype(np.complex128) * np.conj(ref)  # ≈ |h|² e^{j(φ + θ k)}
+    ref = sync.h[pp][None, :] * lay.pilots(first, S)
+    Q = Y[:, pp] * np.conj(ref)  # ≈ |h|² e^{j(φ + θ k)}  (complex128 [S, P])
     dk = np.diff(lay.pilot).astype(np.float64)
     D = _centred_sum(Q[:, 1:] * np.conj(Q[:, :-1]), cfg.sro_window)  # [S, P-1]
-    w = np.abs(D)
-    ang = np.angle(D)
-    theta = np.sum(w * dk * ang, axis=1) / np.maximum(np.sum(w * dk * dk, axis=1), 1e-300)
+    wgt = np.abs(D) * dk
+    theta = np.sum(wgt * np.angle(D), axis=1) / np.maximum(np.sum(wgt * dk, axis=1), 1e-300)
     Qc = (Q * np.exp(-1j * theta[:, None] * lay.pilot[None, :])).sum(axis=1)
-    # common phase: average over w symbols, w chosen from the observed phase wander (phase noise)
     hp2 = float(np.sum(np.abs(sync.h[pp]) ** 2))
     var1 = sync.noise_var / (2.0 * hp2)  # phase variance of one symbol's pilot phasor
     w, q = _cpe_window(Qc, var1, cfg.cpe_window)
-    c = _centred_sum(Qc[:, None], w)[:, 0]
-    phi = np.angle(c)
-    k = lay.used.astype(np.float64)
-    corr = np.exp(-1j * (phi[:, None] + theta[:, None] * k[None, :])).astype(np.complex64)
+    phi = np.angle(_centred_sum(Qc[:, None], w)[:, 0])
     n_avg = _centred_sum(np.ones((S, 1)), w)[:, 0]
     phase_var = var1 / n_avg + q * (n_avg * n_avg - 1.0) / 12.0
-    return Y * corr, phase_var
+    return phi, theta, phase_var
 
 
-def mmse_equalise(Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, phase_var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-subcarrier MMSE equalisation of the data bins followed by de-biasing.
+def mmse_equalise(
+    Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, phi: np.ndarray, theta: np.ndarray, phase_var: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Phase correction and per-subcarrier MMSE equalisation of the data bins, then de-biasing.
 
-    For one stream per subcarrier, the de-biased MMSE estimate equals ``y / h``; its error variance
+    For one stream per subcarrier the de-biased MMSE estimate equals ``y / h``; its error variance
     is ``(N0 + σ_h²) / |h|²`` (``σ_h²`` the channel-estimate error) plus the pilot phase-error
     variance.
+
+    Parameters
+    ----------
+    Y: complex64 ``[S, n_used]``; phi, theta, phase_var: from :func:`track_pilots`.
 
     Returns
     -------
@@ -114,9 +128,11 @@ def mmse_equalise(Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, phase_var: n
     """
     dp = lay.data_pos
     h = sync.h[dp]
-    h2 = np.abs(h) ** 2
-    g = (np.conj(h) / np.maximum(h2, 1e-300)).astype(np.complex64)
-    z = Y[:, dp] * g[None, :]
-    nv_bin = (sync.noise_var + sync.h_err_var[dp]) / np.maximum(h2, 1e-300)
-    nv = nv_bin[None, :] + phase_var[:, None]
-    return z, nv.astype(np.float32)
+    h2 = np.maximum(np.abs(h) ** 2, 1e-300)
+    g = (np.conj(h) / h2).astype(np.complex64)
+    z = _unit_phasor(-(phi[:, None] + theta[:, None] * lay.data[None, :].astype(np.float64)))
+    z *= Y[:, dp]
+    z *= g[None, :]
+    nv_bin = ((sync.noise_var + sync.h_err_var[dp]) / h2).astype(np.float32)
+    nv = nv_bin[None, :] + phase_var[:, None].astype(np.float32)
+    return z, nv

@@ -140,6 +140,32 @@ def _trellis() -> tuple[np.ndarray, np.ndarray]:
 _SIGNS, _NEXT = _trellis()
 
 
+_G0_FEEDBACK = sum(int(_T0[i]) << (i - 1) for i in range(1, K))
+
+
+def hard_decode(llr: np.ndarray) -> np.ndarray | None:
+    """Fast path: if the hard decisions of ``llr`` form a codeword of :func:`conv_encode` (no
+    channel errors, the common case at usable SNR), return its information bits, else ``None``.
+
+    The first output stream is ``u * g0`` over GF(2) and ``g0`` has a constant term, so ``u`` is
+    recovered by the recursion ``u[t] = c0[t] ^ <g0[1:], u[t-1..t-6]>``; the codeword is then
+    re-encoded and compared with all hard decisions."""
+    c = (np.asarray(llr).reshape(-1) < 0).astype(np.uint8)
+    c0 = c[0::2].tolist()
+    u = []
+    reg = 0
+    for b in c0:
+        v = b ^ ((reg & _G0_FEEDBACK).bit_count() & 1)
+        u.append(v)
+        reg = ((reg << 1) | v) & (N_STATES - 1)
+    if any(u[-(K - 1) :]):
+        return None
+    info = np.array(u[: -(K - 1)], np.uint8)
+    if not np.array_equal(conv_encode(info), c):
+        return None
+    return info
+
+
 def viterbi_decode(llr: np.ndarray) -> np.ndarray:
     """Soft Viterbi decoder for :func:`conv_encode`, terminated in state 0.
 

@@ -104,6 +104,7 @@ class OfdmLayout:
         rng = np.random.default_rng([cfg.seed, 0xB1])
         self.pilot_base = np.where(rng.integers(0, 2, self.n_pilot) == 1, -1.0, 1.0)
         self.pilot_polarity = np.where(rng.integers(0, 2, 127) == 1, -1.0, 1.0)
+        self._pilot_table = self.pilot_polarity[:, None] * self.pilot_base[None, :]
 
         # header interleaver over the coded bits of all header symbols
         n_hdr_bits = self.n_header_symbols * self.n_data
@@ -114,7 +115,7 @@ class OfdmLayout:
         """Pilot values float64 ``[count, n_pilot]`` of OFDM symbols ``first..first+count-1``
         (symbol 0 = first header symbol)."""
         m = (first + np.arange(count)) % self.pilot_polarity.size
-        return self.pilot_polarity[m, None] * self.pilot_base[None, :]
+        return self._pilot_table[m]
 
     def n_payload_symbols(self, n: int) -> int:
         """OFDM symbols that carry ``n`` payload symbols."""

@@ -58,7 +58,7 @@ def detect(P: np.ndarray, R1: np.ndarray, R2: np.ndarray, floor: float, threshol
     return (p2 > threshold * R1 * R2) & (R1 > floor) & (R2 > floor)
 
 
-def coarse_detect(x: np.ndarray, half: int, window: int, stride: int, threshold: float) -> np.ndarray:
+def coarse_detect(x: np.ndarray, half: int, window: int, stride: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Schmidl–Cox test on a grid of starts ``d = 0, stride, 2·stride, ...`` from block sums (no
     running sums, so no rounding drift and silence gives exactly 0).
 
@@ -68,8 +68,9 @@ def coarse_detect(x: np.ndarray, half: int, window: int, stride: int, threshold:
 
     Returns
     -------
-    int64 indices ``d`` (multiples of ``stride``) whose metric exceeds ``threshold``; the metric
-    there is within a few samples of the exact peak, which :func:`schmidl_cox` then refines.
+    int64 indices ``d`` (multiples of ``stride``) whose metric exceeds ``threshold``, and the metric
+    there (float32); near a preamble the grid is within a few samples of the exact peak, which
+    :func:`schmidl_cox` then refines.
     """
     L = x.size
     k = window // stride
@@ -77,7 +78,7 @@ def coarse_detect(x: np.ndarray, half: int, window: int, stride: int, threshold:
     nb = (L - half) // stride  # blocks of the lag product
     m = nb - k + 1  # grid positions with a full window
     if m <= 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
     n = nb * stride
     prod = np.conj(x[:n]) * x[half : half + n]
     Pb = prod.reshape(nb, stride).sum(axis=1)
@@ -90,8 +91,9 @@ def coarse_detect(x: np.ndarray, half: int, window: int, stride: int, threshold:
         R += Eb[j : j + m + h]
     R1, R2 = R[:m], R[h : h + m]
     p2 = P.real * P.real + P.imag * P.imag
-    hit = (p2 > threshold * R1 * R2) & (R1 > 1e-30)
-    return np.flatnonzero(hit) * stride
+    den = R1 * R2
+    idx = np.flatnonzero((p2 > threshold * den) & (R1 > 1e-30))
+    return idx * stride, p2[idx] / den[idx]
 
 
 @dataclass
