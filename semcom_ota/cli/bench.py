@@ -17,3 +17,7 @@ app.command("channel", help="Channel simulator presets and torch twin: Msps besi
 from semcom_ota.link.bench import cli as _link_bench  # noqa: E402
 
 app.command("link", help="Links: sustained Msps through GNU Radio (with/without channel model) beside raw pyzmq; frame latency.")(_link_bench)
+
+from semcom_ota.cli.bench_phy import bench_phy as _phy_bench  # noqa: E402
+
+app.command("phy", help="OFDM PHY: TX/RX Msps on one core beside GNU Radio's ofdm_tx/ofdm_rx.")(_phy_bench)
