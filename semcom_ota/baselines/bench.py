@@ -80,7 +80,6 @@ def scheme_vs_ideal(codec: str = "webp", channel_uses: int = 3000, snrs=(0.0, 5.
     block fading (mean over ``fades`` draws; a lost frame gives mid-grey)."""
     from skimage import data
 
-    from semcom_ota.baselines.image_codecs import psnr_db
     from semcom_ota.baselines.schemes import DigitalImageScheme, ideal_separation_image
 
     img = np.ascontiguousarray(data.astronaut()[::4, ::4])

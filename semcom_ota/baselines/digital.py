@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from semcom_ota.baselines.ldpc import get_code
-from semcom_ota.baselines.mcs import CHANNELS, FRAMING_BITS, HEADER_SYMBOLS, Mcs, Plan, get_mcs, plan_frame
+from semcom_ota.baselines.mcs import CHANNELS, HEADER_SYMBOLS, Mcs, Plan, get_mcs, plan_frame
 from semcom_ota.baselines.qam import get_qam
 from semcom_ota.seeding import make_rng
 
