@@ -22,13 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=1944, choices=(648, 1296, 1944), help="LDPC codeword length to report")
     ap.add_argument("--words", type=int, default=200, help="codewords per throughput measurement")
     ap.add_argument("--spot-trials", type=int, default=200, help="codewords per BLER spot check (0: skip)")
+    ap.add_argument("--fades", type=int, default=30, help="Rayleigh fades per SNR in the image table")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     from semcom_ota.baselines import bench
 
     print(f"# machine: {platform.processor() or platform.machine()}, numpy {np.__version__}, 1 thread")
-    bench.cli(calibrate=args.calibrate, n=args.n, words=args.words, spot_trials=args.spot_trials)
+    bench.cli(calibrate=args.calibrate, n=args.n, words=args.words, spot_trials=args.spot_trials, fades=args.fades)
     return 0
 
 

@@ -118,6 +118,7 @@ def cli(
     n: int = 1944,
     words: int = 200,
     spot_trials: int = 200,
+    fades: int = 30,
 ) -> None:
     """Digital baselines: BLER per MCS beside the Shannon limit; LDPC throughput beside uncoded
     (``--calibrate`` first remeasures the BLER table the rate selection uses)."""
@@ -130,4 +131,4 @@ def cli(
     print(f"\n## Decoder throughput (n={n}, information Mbit/s of CPU time, 1 thread) beside the uncoded baseline")
     print(format_rows(throughput(n, words)))
     print("\n## Image PSNR (dB) of webp + LDPC + QAM beside ideal separation (webp at capacity), astronaut 128x128, 3000 channel uses")
-    print(format_rows(scheme_vs_ideal()))
+    print(format_rows(scheme_vs_ideal(fades=fades)))
