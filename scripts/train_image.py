@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints" / "image_jscc.pt")
+    ap.add_argument("--export-only", action="store_true",
+                    help="do not train: export the checkpoint as it is (weights + model card)")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "image_semantic",
                     help="output stem: writes STEM.safetensors and STEM.yaml")
     args = ap.parse_args(argv)
@@ -48,12 +50,22 @@ def main(argv: list[str] | None = None) -> int:
         if v is not None:
             data[key] = v
     cfg = validate_config(ImageTrainConfig, data, str(args.config or "<flags>"))
+    torch.set_num_threads(cfg.threads)
 
     from semcom_ota.data.photos import load_photos
 
     train = [p.image for p in load_photos("train")]
     log.info("training photos: %d", len(train))
-    res = train_image_jscc(cfg, train, args.checkpoint)
+    if args.export_only:
+        from semcom_ota.semantic.image.model import ImageJSCC
+        from semcom_ota.train.image import TrainResult
+
+        state = torch.load(args.checkpoint, weights_only=True)  # our own checkpoint, tensors only
+        model = ImageJSCC(width=cfg.width, n_complex=cfg.n_complex, group=cfg.group)
+        model.load_state_dict(state["model"])
+        res = TrainResult(steps=int(state["step"]), wall_s=float(state["wall_s"]), final_loss=float("nan"), model=model.eval())
+    else:
+        res = train_image_jscc(cfg, train, args.checkpoint)
     log.info("trained %d steps in %.0f s", res.steps, res.wall_s)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,15 +16,16 @@ Frame layout (time order = importance order)::
   information at both ends (the encoder sees what the base already says and spends its symbols on the
   rest; the decoder starts from the base image and refines it). If the base fails at the receiver, the
   decoder runs without it: the analog part still decodes on its own (the network is trained for it).
-- **Split**: ``n_b = n - m·per_channel`` with ``m = floor((1 - f)·n / per_channel)`` (at most the
-  network's 32 channels), for a base fraction ``f`` from :data:`BASE_FRACTIONS` (``f = 0``: no base,
-  ``m`` whole channels, the frame may be shorter than the budget); its index travels in the 3 header ``flags`` bits, so the
-  receiver recovers the split from the frame length and the flags alone. The TX picks ``f`` by
-  predicting the expected quality of every candidate (it knows the image, the base image and the
-  assumed SNR): ``P_ok · MSE(base + analog) + (1 − P_ok) · MSE(analog alone)``, with ``P_ok`` the
-  base layer's predicted frame success probability and the analog MSEs from one pass of the decoder
-  over the twin at the assumed SNR. ``f = 0`` is the pure semantic codec, ``f = 1`` the pure
-  separation scheme, so on average the hybrid is never below either at the SNR it planned for.
+- **Split**: the base layer takes ``n_b = BASE_UNITS[flag] · per_channel`` symbols (``per_channel`` =
+  symbols of one latent channel, ``ceil(H/8)·ceil(W/8)``), the analog part the whole channels that fit
+  in the rest (at most 32); ``flag`` 7 is an all-digital frame. The flag travels in the 3 header
+  ``flags`` bits, so the receiver recovers the split from the flags and the image size alone, also
+  when the frame was truncated at a tier end. The TX tries every split whose base is between 1/8
+  and 7/8 of the budget, plus pure analog (flag 0) and pure digital (flag 7), and keeps the one with
+  the lowest predicted MSE ``P_ok · MSE(base + analog) + (1 − P_ok) · MSE(analog alone)``, with
+  ``P_ok`` the base layer's predicted frame success probability and the analog MSEs from one pass of
+  the decoder over an AWGN channel at the assumed SNR. Flag 0 is the pure semantic codec and flag 7
+  the separation scheme, so at the SNR it planned for the hybrid is not below either on average.
 
 Tiers: the base layer is tier 0 (truncating to it leaves a base-only frame), then the analog tiers.
 """
@@ -52,22 +53,28 @@ from semcom_ota.semantic.image.model import STRIDE, ImageJSCC
 log = logging.getLogger(__name__)
 
 CODEC_ID = 4
-#: base-layer fraction of the frame, indexed by the 3 header flag bits
-BASE_FRACTIONS = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 1.0)
-#: the fractions the TX tries (a subset keeps encoding fast)
-CANDIDATES = (0, 2, 4, 6, 7)
+#: base-layer size in units of one latent channel's symbols, indexed by the 3 header flag bits;
+#: flag 7 (None) = all-digital frame
+BASE_UNITS: tuple[int | None, ...] = (0, 1, 2, 4, 6, 8, 12, None)
+ALL_DIGITAL = 7
 #: smallest base layer worth sending: the in-band header plus one 648-bit BPSK codeword
 MIN_BASE_SYMBOLS = HEADER_SYMBOLS + 648
 
 
 def split(n: int, flag: int, per_channel: int, max_channels: int) -> tuple[int, int]:
-    """``(n_b, m)``: base symbols and analog channels of an ``n``-symbol frame with base-fraction
-    index ``flag`` (see the module docstring)."""
-    f = BASE_FRACTIONS[flag]
-    if f == 0.0:  # pure analog: the frame is m whole channels (the last one may be cut short by the PHY)
-        return 0, min(max_channels, -(-n // per_channel))
-    m = min(max_channels, int((1.0 - f) * n) // per_channel)
-    return n - m * per_channel, m
+    """``(n_b, m)``: base symbols and analog channels of an ``n``-symbol frame (``n`` as sent or as
+    received: a truncated frame keeps its base and the analog channels it has left)."""
+    if not 0 <= flag < len(BASE_UNITS):
+        raise ValueError(f"image-hybrid flags={flag}: expected 0..{len(BASE_UNITS) - 1}")
+    if flag == ALL_DIGITAL:
+        return n, 0
+    n_b = min(n, BASE_UNITS[flag] * per_channel)
+    return n_b, min(max_channels, -(-(n - n_b) // per_channel))
+
+
+def base_fraction(flag: int, n: int, per_channel: int) -> float:
+    """Share of an ``n``-symbol frame taken by the base layer."""
+    return 1.0 if flag == ALL_DIGITAL else min(1.0, BASE_UNITS[flag] * per_channel / max(n, 1))
 
 
 @codecs.register("image-hybrid")
@@ -81,7 +88,8 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
     source_codec: base-layer image codec ("avif", "webp" or "jpeg").
     base_target_fer: frame error rate the base layer's rate choice accepts (lower = more robust).
     channel: what the TX plans for, "awgn" or "rayleigh" (no CSI at TX); ``encode(channel=...)`` overrides.
-    candidates: indices into :data:`BASE_FRACTIONS` the TX tries.
+    candidates: flags (indices into :data:`BASE_UNITS`) the TX may try; None = all (see the module
+        docstring for which of them fit a given budget).
     default_shape: image shape the RX assumes when ``FrameMeta.content_shape`` is empty.
     """
 
@@ -89,7 +97,7 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
     codec_id = CODEC_ID
 
     def __init__(self, card_path: str | Path = DEFAULT_CARD, model: ImageJSCC | None = None, source_codec: str = "avif",
-                 base_target_fer: float = 0.01, channel: str = "awgn", candidates: tuple[int, ...] = CANDIDATES,
+                 base_target_fer: float = 0.01, channel: str = "awgn", candidates: tuple[int, ...] | None = None,
                  default_shape: tuple[int, int, int] | None = None) -> None:
         card: dict[str, Any] = {}
         if model is None:
@@ -99,10 +107,11 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
         self.source_codec = source_codec
         self.base_target_fer = float(base_target_fer)
         self.channel = channel
-        bad = [c for c in candidates if not 0 <= int(c) < len(BASE_FRACTIONS)]
+        candidates = tuple(range(len(BASE_UNITS))) if candidates is None else tuple(int(c) for c in candidates)
+        bad = [c for c in candidates if not 0 <= c < len(BASE_UNITS)]
         if bad or not candidates:
-            raise ValueError(f"candidates={candidates}: expected indices in 0..{len(BASE_FRACTIONS) - 1}")
-        self.candidates = tuple(int(c) for c in candidates)
+            raise ValueError(f"candidates={candidates}: expected flags in 0..{len(BASE_UNITS) - 1}")
+        self.candidates = candidates
         self._digital = DigitalImageCodec(source_codec=source_codec, target_fer=base_target_fer)
 
     # ------------------------------------------------------------------ TX
@@ -131,7 +140,7 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
         return float(np.mean((out.astype(np.float64) - image) ** 2))
 
     def encode(self, content: Any, budget: int, snr_db: float = 10.0, channel: str | None = None) -> SemanticFrame:
-        """uint8 ``[H, W, 3]`` -> SemanticFrame of exactly ``budget`` symbols (base tier, then analog tiers)."""
+        """uint8 ``[H, W, 3]`` -> SemanticFrame of at most ``budget`` symbols (base tier, then analog tiers)."""
         image = check_image(content, "image-hybrid content")
         if not isinstance(budget, (int, np.integer)) or budget <= 0:
             raise ValueError(f"budget={budget!r}: expected a positive int (channel uses)")
@@ -142,10 +151,13 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
         ref = image.astype(np.float64)
         best: tuple[float, int, dict[str, Any]] | None = None
         for flag in self.candidates:
-            n_b, m = split(int(budget), flag, per, self.model.n_complex)
-            if flag == 0:  # pure analog: whole channels only, the frame may be shorter than the budget
-                m = min(self.model.n_complex, int(budget) // per)
-                if m == 0:
+            if flag == ALL_DIGITAL:
+                n_b, m = int(budget), 0
+            else:
+                n_b = BASE_UNITS[flag] * per
+                m = min(self.model.n_complex, (int(budget) - n_b) // per) if n_b <= budget else 0
+                frac = n_b / budget
+                if m == 0 or (flag != 0 and not 0.125 <= frac <= 0.875):
                     continue
             base = self._base(image, n_b, snr_db, channel) if n_b > 0 else None
             if n_b > 0 and base is None:
@@ -158,8 +170,6 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
                 cand = {"base": base, "analog": np.zeros(0, np.complex64), "tiers": [], "m": 0, "n_b": n_b}
             else:
                 side = None if base is None else base["image"]
-                if m * per + n_b > budget:
-                    continue
                 sym, tiers, _ = self.analog_encode(image, m * per, snr_db, side)
                 mse_with = self._predict_mse(image, sym, snr_db, side)
                 if base is None:
@@ -178,7 +188,7 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
         symbols = np.concatenate(parts).astype(np.complex64)
         tiers = ([n_b] if n_b else []) + [n_b + t for t in c["tiers"]]
         base = c["base"] or {}
-        extra = {"base_fraction": BASE_FRACTIONS[flag], "n_base": n_b, "channels": c["m"], "predicted_mse": mse,
+        extra = {"base_fraction": base_fraction(flag, symbols.size, per), "n_base": n_b, "channels": c["m"], "predicted_mse": mse,
                  "base_mcs": base.get("mcs"), "base_bytes": base.get("payload_bytes", 0), "base_p_ok": base.get("p_ok")}
         meta = FrameMeta(codec_id=CODEC_ID, snr_db=float(snr_db), flags=flag, content_shape=tuple(image.shape), extra=extra)
         p = float(np.mean(np.abs(symbols) ** 2))
@@ -186,19 +196,18 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
 
     # ------------------------------------------------------------------ RX
     def decode(self, frame: RxSemanticFrame) -> Decoded:
-        """RxSemanticFrame -> Decoded(uint8 image, tasks: base_ok, base_reason, base_fraction)."""
+        """RxSemanticFrame -> Decoded(uint8 image ``[H, W, 3]``; tasks: ``base_ok``, ``base_reason``,
+        ``base_fraction`` and, when the base decoded, ``base_image`` uint8 ``[H, W, 3]``)."""
         shape = tuple(frame.meta.content_shape) or self.default_shape
         h, w = int(shape[0]), int(shape[1])
         hp, wp = padded_hw(h, w)
         per = (hp // STRIDE) * (wp // STRIDE)
         flag = int(frame.meta.flags)
-        if flag >= len(BASE_FRACTIONS):
-            raise ValueError(f"image-hybrid frame flags={flag}: expected 0..{len(BASE_FRACTIONS) - 1}")
         n = frame.n
         n_b, m = split(n, flag, per, self.model.n_complex)
         mask = frame.mask if frame.status.decodable else np.zeros(n, bool)
         side = None
-        tasks: dict[str, Any] = {"base_fraction": BASE_FRACTIONS[flag], "base_ok": False, "base_reason": "no_base"}
+        tasks: dict[str, Any] = {"base_fraction": base_fraction(flag, n, per), "base_ok": False, "base_reason": "no_base"}
         if n_b:
             nv = np.where(mask[:n_b], frame.noise_var[:n_b], np.inf).astype(np.float32)
             sub = RxSemanticFrame(np.where(mask[:n_b], frame.symbols[:n_b], 0).astype(np.complex64), mask[:n_b], nv,
@@ -207,6 +216,7 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
             tasks.update(base_ok=bool(out.tasks.get("ok")), base_reason=out.tasks.get("reason"))
             if tasks["base_ok"]:
                 side = out.content
+                tasks["base_image"] = side
         if m == 0:
             img = side if side is not None else np.full((h, w, 3), 128, np.uint8)
             return Decoded(content=img, tasks=tasks)
