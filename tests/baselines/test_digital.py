@@ -145,3 +145,11 @@ def test_codecs_build_from_a_model_card(tmp_path):
     bad.write_text("codec: text-digital\nsource_codec: brotli\nchanel: awgn\n")
     with pytest.raises(ConfigError, match="chanel"):
         load_codec(bad)
+
+
+def test_rayleigh_image_choice_is_outage_aware():
+    scheme = DigitalImageScheme("webp")
+    _, awgn = scheme.transmit(IMG, 3000, 20.0, "awgn", rng=0)
+    out, fade = scheme.transmit(IMG, 3000, 20.0, "rayleigh", rng=0)
+    assert fade["mcs"] < awgn["mcs"] and 0.5 < fade["success_prob"] < 1.0
+    assert out.shape == IMG.shape and (fade["ok"] or fade["reason"] in ("parity", "crc", "length", "header"))
