@@ -29,23 +29,42 @@ class _SentenceReader:
         self._it = iter(self._batches)
 
 
-def quantize_static_int8(fp32_path: str | Path, int8_path: str | Path, tokenizer, calibration_texts: Sequence[str],
-                         max_tokens: int = 64, per_channel: bool = True) -> Path:
-    """Write a static int8 QDQ model calibrated on ``calibration_texts`` (real sentences, not the test split)."""
+class FeedReader:
+    """ONNX Runtime CalibrationDataReader over ready-made input feeds (``{input name: array}`` per batch),
+    for models whose inputs are not sentences (images, SNRs)."""
+
+    def __init__(self, feeds: Sequence[dict[str, np.ndarray]]) -> None:
+        if not feeds:
+            raise ValueError("FeedReader: no calibration batches, expected at least one {input name: array} feed")
+        self._batches = list(feeds)
+        self._it = iter(self._batches)
+
+    def get_next(self):
+        return next(self._it, None)
+
+    def rewind(self) -> None:
+        self._it = iter(self._batches)
+
+
+def quantize_static_int8(fp32_path: str | Path, int8_path: str | Path, tokenizer=None, calibration_texts: Sequence[str] = (),
+                         max_tokens: int = 64, per_channel: bool = True, calibration_reader=None,
+                         op_types: Sequence[str] = ("MatMul", "Gemm", "Conv")) -> Path:
+    """Write a static int8 QDQ model calibrated on ``calibration_texts`` (real sentences, not the test split),
+    or, for non-text models, on ``calibration_reader`` (e.g. a :class:`FeedReader` of real training images)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    if len(calibration_texts) < 8:
+    if calibration_reader is None and len(calibration_texts) < 8:
         raise ValueError(f"calibration_texts: {len(calibration_texts)} sentences, expected at least 8 real sentences")
     fp32_path, int8_path = Path(fp32_path), Path(int8_path)
     pre = int8_path.with_suffix(".pre.onnx")
     quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
-    reader = _SentenceReader(tokenizer, calibration_texts, max_tokens)
+    reader = calibration_reader or _SentenceReader(tokenizer, calibration_texts, max_tokens)
     quantize_static(
         str(pre), str(int8_path), reader,
         quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,  # U8S8: the fast x86 kernels
         per_channel=per_channel, calibrate_method=CalibrationMethod.MinMax,
-        op_types_to_quantize=["MatMul", "Gemm", "Conv"],
+        op_types_to_quantize=list(op_types),
         # activation x activation products (attention scores) lose most in int8 and save little
         nodes_to_exclude=activation_matmuls(pre),
         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
