@@ -10,7 +10,7 @@ import numpy as np
 
 from semcom_ota.frames import FrameMeta, FrameStatus, RxSemanticFrame
 from semcom_ota.phy.config import PhyConfig
-from semcom_ota.phy.equalise import mmse_equalise, ofdm_demodulate, track_pilots
+from semcom_ota.phy.equalise import mmse_equalise, ofdm_demodulate, track_common_phase, track_pilots
 from semcom_ota.phy.header import HEADER_VERSION, HeaderFields, hard_decode, unpack_header, viterbi_decode
 from semcom_ota.phy.layout import HEADER_CODED_BITS, OfdmLayout
 from semcom_ota.phy.sync import SyncResult, Synchroniser, coarse_detect, sc_window, schmidl_cox
@@ -294,8 +294,9 @@ class Demodulator:
     def _decode_header(self, res: SyncResult) -> HeaderFields | None:
         lay = self.layout
         nh = lay.n_header_symbols
-        Y = ofdm_demodulate(self._buf, self._base, lay, res, 0, nh)
-        z, nv = mmse_equalise(Y, lay, res, *track_pilots(Y, lay, res, 0))
+        F, rot = ofdm_demodulate(self._buf, self._base, lay, res, 0, nh)
+        Yp = F[:, lay.pilot_idx] * rot[:, None]
+        z, nv = mmse_equalise(F[:, lay.data_idx], rot, lay, res, *track_common_phase(Yp, lay, res, 0))
         llr = (4.0 * z.real / nv).reshape(-1).astype(np.float64)
         rep = llr[lay.header_interleave]
         coded = np.bincount(np.arange(rep.size) % HEADER_CODED_BITS, weights=rep, minlength=HEADER_CODED_BITS)
@@ -338,21 +339,26 @@ class Demodulator:
             f = RxSemanticFrame.lost(meta, n, FrameStatus.BAD_SAMPLES, sync.snr_db)
             f.info.update(self._info(sync))
             return f
-        Y = ofdm_demodulate(self._buf, self._base, lay, sync, 0, nh + n_av)
+        F, rot = ofdm_demodulate(self._buf, self._base, lay, sync, 0, nh + n_av)
         # the samples fell silent (burst cut in the channel): drop the silent tail
+        n_rx = n_av
         if n_av:
-            E = np.mean(np.abs(Y[nh:]) ** 2, axis=1)
-            sig = float(np.mean(np.abs(sync.h) ** 2))
-            live = np.flatnonzero(E > sync.noise_var + 0.2 * sig)
-            n_rx = int(live[-1]) + 1 if live.size else 0
-        else:
-            n_rx = 0
+            thr = sync.noise_var + 0.2 * float(np.abs(sync.h) @ np.abs(sync.h)) / lay.n_used
+
+            def energy(rows: np.ndarray) -> np.ndarray:
+                Fu = F[rows][:, lay.used_idx]
+                return (Fu.real**2 + Fu.imag**2).mean(axis=1)
+
+            if energy(np.array([nh + n_av - 1]))[0] <= thr:
+                live = np.flatnonzero(energy(np.arange(nh, nh + n_av)) > thr)
+                n_rx = int(live[-1]) + 1 if live.size else 0
         if n_rx < fr.n_ofdm and next_search == fr.end:
             next_search = pay_start + n_rx * L
         self._search = max(self._search, next_search)
-        Y = Y[: nh + n_rx]
-        phi, theta, pv = track_pilots(Y, lay, sync, 0)
-        z, nv = mmse_equalise(Y[nh:], lay, sync, phi[nh:], theta[nh:], pv[nh:])
+        S = nh + n_rx
+        Yp = F[:S, lay.pilot_idx] * rot[:S, None]
+        phi, theta, pv = track_pilots(Yp, lay, sync, 0)
+        z, nv = mmse_equalise(F[nh:S, lay.data_idx], rot[nh:S], lay, sync, phi[nh:], theta[nh:], pv[nh:])
         zp, nvp = z.reshape(-1), nv.reshape(-1)
         pos = lay.payload_index(fr.n_ofdm)[:n]
         mask = pos < n_rx * lay.n_data

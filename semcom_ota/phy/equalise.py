@@ -4,6 +4,8 @@ equalisation with de-biasing and a per-symbol noise variance."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import scipy.fft as sp_fft
 
@@ -20,8 +22,13 @@ def _unit_phasor(phase: np.ndarray) -> np.ndarray:
     return out
 
 
-def ofdm_demodulate(buf: np.ndarray, base: int, lay: OfdmLayout, sync: SyncResult, first: int, count: int) -> np.ndarray:
-    """FFT ``count`` OFDM symbols (symbol 0 = first header symbol) in one batch, after CFO derotation.
+def ofdm_demodulate(
+    buf: np.ndarray, base: int, lay: OfdmLayout, sync: SyncResult, first: int, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """FFT ``count`` OFDM symbols (symbol 0 = first header symbol) in one batch.
+
+    The CFO is removed in two parts: the phase ramp within each FFT window (time domain, before the
+    FFT) and a constant phase per symbol, returned to be applied after the FFT (cheaper).
 
     Parameters
     ----------
@@ -29,11 +36,12 @@ def ofdm_demodulate(buf: np.ndarray, base: int, lay: OfdmLayout, sync: SyncResul
 
     Returns
     -------
-    complex64 ``[count, n_used]`` (FFT units, same scale as ``sync.h``).
+    ``F`` complex64 ``[count, n_fft]`` (FFT units, same scale as ``sync.h`` once multiplied by
+    ``rot``) and ``rot`` complex64 ``[count]``, the per-symbol CFO phase correction.
     """
     N, L = lay.n_fft, lay.sym_len
     if count <= 0:
-        return np.zeros((0, lay.n_used), np.complex64)
+        return np.zeros((0, N), np.complex64), np.zeros(0, np.complex64)
     start = sync.t0 + lay.header_start + first * L + lay.cp_len  # absolute FFT window start of symbol `first`
     s0 = start - base
     blk = buf[s0 : s0 + count * L]
@@ -41,10 +49,15 @@ def ofdm_demodulate(buf: np.ndarray, base: int, lay: OfdmLayout, sync: SyncResul
         blk = np.concatenate([blk, np.zeros(count * L - blk.size, np.complex64)])
     win = blk.reshape(count, L)[:, :N]
     w = 2.0 * np.pi * sync.cfo / N
-    sym_phase = np.mod(-w * (start - sync.phase_ref + L * np.arange(count, dtype=np.float64)), 2.0 * np.pi)
-    rot = _unit_phasor(sym_phase)[:, None] * _unit_phasor(-w * np.arange(N))[None, :]
-    rot *= win
-    return sp_fft.fft(rot, axis=1, overwrite_x=True)[:, lay.used_idx]
+    rot = _unit_phasor(np.mod(-w * (start - sync.phase_ref + L * np.arange(count, dtype=np.float64)), 2.0 * np.pi))
+    F = win * _unit_phasor(-w * np.arange(N))[None, :]
+    return sp_fft.fft(F, axis=1, overwrite_x=True), rot
+
+
+@lru_cache(maxsize=256)
+def _window_bounds(n: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    start = np.arange(n) - width // 2
+    return np.clip(start, 0, n), np.clip(start + width, 0, n)
 
 
 def _centred_sum(a: np.ndarray, width: int) -> np.ndarray:
@@ -52,9 +65,10 @@ def _centred_sum(a: np.ndarray, width: int) -> np.ndarray:
     n = a.shape[0]
     if width <= 1 or n <= 1:
         return a.copy()
-    c = np.concatenate([np.zeros((1,) + a.shape[1:], a.dtype), np.cumsum(a, axis=0)])
-    lo = np.clip(np.arange(n) - width // 2, 0, n)
-    hi = np.clip(np.arange(n) - width // 2 + width, 0, n)
+    c = np.empty((n + 1,) + a.shape[1:], a.dtype)
+    c[0] = 0
+    np.cumsum(a, axis=0, out=c[1:])
+    lo, hi = _window_bounds(n, width)
     return c[hi] - c[lo]
 
 
@@ -65,7 +79,9 @@ def _cpe_window(c: np.ndarray, var1: float, w_max: int) -> tuple[int, float]:
     if c.size < 3 or w_max <= 1:
         return 1, 0.0
     d = np.angle(c[1:] * np.conj(c[:-1]))
-    q = max(float(np.median(d * d)) / 0.455 - 2.0 * var1, 0.0)
+    d2 = d * d
+    k = d2.size // 2
+    q = max(float(np.partition(d2, k)[k]) / 0.455 - 2.0 * var1, 0.0)  # median: robust to wraps
     if q <= 0.0:
         return w_max, 0.0
     w = int(np.sqrt(12.0 * var1 / q))
@@ -73,14 +89,26 @@ def _cpe_window(c: np.ndarray, var1: float, w_max: int) -> tuple[int, float]:
     return w if w % 2 else max(w - 1, 1), q
 
 
-def track_pilots(Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def track_common_phase(Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Light tracking for a few symbols (the header): common phase per symbol from its pilots,
+    no slope. Same inputs and outputs as :func:`track_pilots`."""
+    S = Yp.shape[0]
+    pp = lay.pilot_pos
+    Q = Yp * np.conj(sync.h[pp][None, :] * lay.pilots(first, S))
+    phi = np.angle(Q.sum(axis=1))
+    hp2 = float(np.sum(np.abs(sync.h[pp]) ** 2))
+    return phi, np.zeros(S), np.full(S, sync.noise_var / (2.0 * hp2))
+
+
+def track_pilots(Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Estimate the common phase and the sampling-offset phase slope of each OFDM symbol from its
     pilots (never from decisions).
 
     Parameters
     ----------
-    Y: complex64 ``[S, n_used]`` demodulated symbols (from :func:`ofdm_demodulate`).
-    first: index of ``Y[0]`` in the symbol numbering (0 = first header symbol), for the pilot values.
+    Yp: complex ``[S, n_pilot]`` received pilots, CFO phase removed
+        (``F[:, lay.pilot_idx] * rot[:, None]`` from :func:`ofdm_demodulate`).
+    first: index of ``Yp[0]`` in the symbol numbering (0 = first header symbol), for the pilot values.
 
     Returns
     -------
@@ -91,10 +119,10 @@ def track_pilots(Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -
     ``cpe_window`` symbols from the observed phase wander (phase noise).
     """
     cfg = lay.cfg
-    S = Y.shape[0]
+    S = Yp.shape[0]
     pp = lay.pilot_pos
     ref = sync.h[pp][None, :] * lay.pilots(first, S)
-    Q = Y[:, pp] * np.conj(ref)  # ≈ |h|² e^{j(φ + θ k)}  (complex128 [S, P])
+    Q = Yp * np.conj(ref)  # ≈ |h|² e^{j(φ + θ k)}  (complex128 [S, P])
     dk = np.diff(lay.pilot).astype(np.float64)
     D = _centred_sum(Q[:, 1:] * np.conj(Q[:, :-1]), cfg.sro_window)  # [S, P-1]
     wgt = np.abs(D) * dk
@@ -110,7 +138,13 @@ def track_pilots(Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -
 
 
 def mmse_equalise(
-    Y: np.ndarray, lay: OfdmLayout, sync: SyncResult, phi: np.ndarray, theta: np.ndarray, phase_var: np.ndarray
+    Yd: np.ndarray,
+    rot: np.ndarray,
+    lay: OfdmLayout,
+    sync: SyncResult,
+    phi: np.ndarray,
+    theta: np.ndarray,
+    phase_var: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Phase correction and per-subcarrier MMSE equalisation of the data bins, then de-biasing.
 
@@ -120,7 +154,9 @@ def mmse_equalise(
 
     Parameters
     ----------
-    Y: complex64 ``[S, n_used]``; phi, theta, phase_var: from :func:`track_pilots`.
+    Yd: complex64 ``[S, n_data]`` FFT outputs on the data bins (``F[:, lay.data_idx]``);
+    rot: complex64 ``[S]`` per-symbol CFO phase (from :func:`ofdm_demodulate`);
+    phi, theta, phase_var: from :func:`track_pilots`.
 
     Returns
     -------
@@ -131,8 +167,8 @@ def mmse_equalise(
     h2 = np.maximum(np.abs(h) ** 2, 1e-300)
     g = (np.conj(h) / h2).astype(np.complex64)
     z = _unit_phasor(-(phi[:, None] + theta[:, None] * lay.data[None, :].astype(np.float64)))
-    z *= Y[:, dp]
-    z *= g[None, :]
+    z *= (rot[:, None] * g[None, :])
+    z *= Yd
     nv_bin = ((sync.noise_var + sync.h_err_var[dp]) / h2).astype(np.float32)
     nv = nv_bin[None, :] + phase_var[:, None].astype(np.float32)
     return z, nv

@@ -10,6 +10,7 @@ SNR index 5 | n_tiers 4 | flags 3. The SNR the encoder assumed is sent as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -140,7 +141,16 @@ def _trellis() -> tuple[np.ndarray, np.ndarray]:
 _SIGNS, _NEXT = _trellis()
 
 
-_G0_FEEDBACK = sum(int(_T0[i]) << (i - 1) for i in range(1, K))
+@lru_cache(maxsize=8)
+def _g0_inverse(n: int) -> np.ndarray:
+    """First ``n`` coefficients of ``1 / g0(D)`` over GF(2) (``g0`` has a constant term 1)."""
+    h = np.zeros(n, np.int64)
+    for t in range(n):
+        v = 1 if t == 0 else 0
+        for i in range(1, min(K, t + 1)):
+            v ^= int(_T0[i]) & int(h[t - i])
+        h[t] = v
+    return h
 
 
 def hard_decode(llr: np.ndarray) -> np.ndarray | None:
@@ -148,19 +158,14 @@ def hard_decode(llr: np.ndarray) -> np.ndarray | None:
     channel errors, the common case at usable SNR), return its information bits, else ``None``.
 
     The first output stream is ``u * g0`` over GF(2) and ``g0`` has a constant term, so ``u`` is
-    recovered by the recursion ``u[t] = c0[t] ^ <g0[1:], u[t-1..t-6]>``; the codeword is then
-    re-encoded and compared with all hard decisions."""
+    ``c0 * (1/g0)`` (a power series, one convolution); the codeword is then re-encoded and
+    compared with all hard decisions."""
     c = (np.asarray(llr).reshape(-1) < 0).astype(np.uint8)
-    c0 = c[0::2].tolist()
-    u = []
-    reg = 0
-    for b in c0:
-        v = b ^ ((reg & _G0_FEEDBACK).bit_count() & 1)
-        u.append(v)
-        reg = ((reg << 1) | v) & (N_STATES - 1)
-    if any(u[-(K - 1) :]):
+    c0 = c[0::2].astype(np.int64)
+    u = np.convolve(c0, _g0_inverse(c0.size))[: c0.size] % 2  # u = c0 / g0 as a power series
+    if u[-(K - 1) :].any():
         return None
-    info = np.array(u[: -(K - 1)], np.uint8)
+    info = u[: -(K - 1)].astype(np.uint8)
     if not np.array_equal(conv_encode(info), c):
         return None
     return info

@@ -151,6 +151,7 @@ class Synchroniser:
         self.est_delays = np.arange(-cfg.timing_backoff - 2, cfg.cp_len, 0.5)
         self.atoms = self._basis(self.est_delays)  # [n_used, n_atoms]
         self.atoms_h = np.ascontiguousarray(self.atoms.conj().T)
+        self.gram = self.atoms_h @ self.atoms
         self.max_paths = 16
         self.b_conj = np.conj(layout.b_freq)
 
@@ -246,28 +247,26 @@ class Synchroniser:
         ``tap_threshold · ls_var`` of residual energy; the estimate is the LS refit on the chosen
         paths, whose error variance is ``ls_var · diag(D (D^H D)^-1 D^H)`` (about ``ls_var · K / n_used``).
         """
-        D = self.atoms
+        D, G = self.atoms, self.gram
         n = D.shape[0]
         thr = self.lay.cfg.tap_threshold * ls_var
-        r = H_ls
+        c0 = self.atoms_h @ H_ls  # correlations of every atom with the estimate
+        corr = c0
         sel: list[int] = []
         coef = np.zeros(0, np.complex128)
         for _ in range(self.max_paths):
-            c = self.atoms_h @ r
-            gain = (c.real * c.real + c.imag * c.imag) / n
+            gain = (corr.real * corr.real + corr.imag * corr.imag) / n
             if sel:
                 gain[sel] = 0.0
             j = int(np.argmax(gain))
-            if gain[j] < thr and sel:
+            if sel and gain[j] < thr:
                 break
             sel.append(j)
-            Dk = D[:, sel]
-            coef = np.linalg.lstsq(Dk, H_ls, rcond=None)[0]
-            r = H_ls - Dk @ coef
-            if gain[j] < thr:
-                break
+            Gss = G[np.ix_(sel, sel)]
+            coef = np.linalg.solve(Gss, c0[sel])
+            corr = c0 - G[:, sel] @ coef  # D^H (H_ls - D_S coef) without forming the residual
         Dk = D[:, sel]
         h_hat = Dk @ coef
-        Gk = np.linalg.pinv(Dk)
-        err = ls_var * np.real(np.sum(Dk * Gk.T, axis=1))
+        Gi = np.linalg.inv(G[np.ix_(sel, sel)])
+        err = ls_var * np.real(np.sum((Dk @ Gi) * np.conj(Dk), axis=1))
         return h_hat, np.maximum(err, 0.0)
