@@ -18,8 +18,10 @@ HEADER = f"{'candidate':<18} {'size MB':>8} {'ms b=1':>9} {'ms b=32':>10} {'cos 
 
 
 def compress(
-    model: str = typer.Option("minilm", "--model", help="Encoder to compress (minilm: the LAM text encoder)."),
-    budget_ms: float = typer.Option(None, "--budget-ms", help="Latency budget, ms per sentence (batch 1, 32 tokens)."),
+    model: str = typer.Option("minilm", "--model", help="Encoder to compress: minilm (the LAM text encoder), image "
+                              "(image-semantic codec), task (Fashion-MNIST student) or teacher (teacher-jscc)."),
+    card: Path = typer.Option(None, "--card", help="Codec model card of an image/task/teacher encoder (default: the one in models/)."),
+    budget_ms: float = typer.Option(None, "--budget-ms", help="Latency budget, ms per item at batch 1 (a 32-token sentence, a 128x128 image, a 28x28 image)."),
     budget_mb: float = typer.Option(None, "--budget-mb", help="Size budget of the model file, MB."),
     device: str = typer.Option("cpu", "--device", help="cpu, or cuda (needs the onnxruntime-gpu extra and a GPU)."),
     threads: int = typer.Option(1, "--threads", help="Intra-op threads for the latency measurement."),
@@ -31,24 +33,32 @@ def compress(
     that meets the budget; writes the model and a model card with measured size, latency and quality."""
     from semcom_ota.semantic.compress import budget as B
 
-    if model != "minilm":
-        typer.echo(f"semcom compress: --model {model!r}: expected 'minilm'", err=True)
+    from semcom_ota.semantic.compress import conv_candidates as C
+
+    if model != "minilm" and model not in C.CONV_MODELS:
+        typer.echo(f"semcom compress: --model {model!r}: expected 'minilm' or one of {sorted(C.CONV_MODELS)}", err=True)
         raise typer.Exit(2)
     if device not in ("cpu", "cuda"):
         typer.echo(f"semcom compress: --device {device!r}: expected cpu or cuda", err=True)
         raise typer.Exit(2)
-    builder = B.minilm_builder(out, device=device, threads=threads)
-    typer.echo(HEADER)
-    names = B.CANDIDATES
+    conv = model != "minilm"
+    if conv:
+        builder = C.conv_candidates(model, out, card, device=device, threads=threads)
+        typer.echo(C.HEADER)
+        names, _row_fn = C.CONV_CANDIDATES, C.row
+    else:
+        builder = B.minilm_builder(out, device=device, threads=threads)
+        typer.echo(HEADER)
+        names, _row_fn = B.CANDIDATES, _row
     if all_candidates:
         measured = []
         for n in names:
             m = builder.build(n)
-            typer.echo(_row(m))
+            typer.echo(_row_fn(m))
             measured.append(m)
         chosen = next((m for m in measured if B.meets(m, budget_ms, budget_mb)), None)
     else:
-        chosen, measured = B.pick_least_compression(builder, budget_ms, budget_mb, names, on_measured=lambda m: typer.echo(_row(m)))
+        chosen, measured = B.pick_least_compression(builder, budget_ms, budget_mb, names, on_measured=lambda m: typer.echo(_row_fn(m)))
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps({"candidates": [asdict(m) for m in measured], "chosen": chosen.name if chosen else None,
@@ -58,5 +68,9 @@ def compress(
         typer.echo(f"\nno candidate meets the budget (latency <= {budget_ms} ms, size <= {budget_mb} MB); "
                    f"the fastest is {best.name}: {best.latency_ms_b1:.2f} ms, {best.size_mb:.1f} MB", err=True)
         raise typer.Exit(1)
-    card = B.write_card(chosen, out / f"{model}_compressed.yaml", model, budget_ms, budget_mb, threads)
-    typer.echo(f"\nchosen: {chosen.name} (least compression meeting the budget) -> card {card}")
+    if conv:
+        card_out = C.write_conv_card(chosen, out / f"{model}_compressed.yaml", model, budget_ms, budget_mb, threads,
+                                     card or C.CONV_MODELS[model])
+    else:
+        card_out = B.write_card(chosen, out / f"{model}_compressed.yaml", model, budget_ms, budget_mb, threads)
+    typer.echo(f"\nchosen: {chosen.name} (least compression meeting the budget) -> card {card_out}")
