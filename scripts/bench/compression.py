@@ -6,6 +6,14 @@ Prints size, latency at batch 1 and 32 (32 tokens, one thread), mean cosine to t
 embeddings and KJV→WEB paraphrase retrieval top-1, all on held-out TEST sentences.
 
     .venv/bin/python scripts/bench/compression.py [--threads 1] [--device cpu|cuda] [--json out/bench/compression.json]
+
+``--model image|task|teacher|conv|all`` benchmarks the convolutional encoders instead (``conv`` = all
+three, ``all`` = those and MiniLM): the image-semantic codec's encoder (PSNR of 128×128 TEST photo
+crops at 5 dB AWGN, k/n = 1/12) and the Fashion-MNIST task student / teacher encoders (accuracy on
+the TEST split at 5 dB AWGN, 64 symbols), each candidate run through the codec and the channel twin;
+latencies are re-timed round-robin over the candidates so a shared machine's load hits them alike.
+
+    .venv/bin/python scripts/bench/compression.py --model conv --json out/bench/compression_conv.json
 """
 
 from __future__ import annotations
@@ -28,8 +36,75 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--distill-steps", type=int, default=150)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--model", default="minilm", choices=["minilm", "image", "task", "teacher", "conv", "all"])
+    ap.add_argument("--n-eval", type=int, default=10000, help="Fashion-MNIST test images for the task accuracy")
+    ap.add_argument("--conv-distill-steps", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=10, help="round-robin latency rounds (conv models)")
     args = ap.parse_args()
+    models = {"conv": ["image", "task", "teacher"], "all": ["minilm", "image", "task", "teacher"]}.get(args.model, [args.model])
+    results = {}
+    for model in models:
+        results[model] = bench_minilm(args) if model == "minilm" else bench_conv(model, args)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results if len(models) > 1 else results[models[0]], indent=1))
+    return 0
 
+
+TARGETS = {"size_x": 3.5, "speed_x": 2.0, "psnr_db": 0.3, "accuracy": 0.01}
+
+
+def bench_conv(model: str, args) -> list[dict] | None:
+    """Build and measure the candidates of one conv encoder; print the table and the targets check."""
+    import time
+
+    import torch
+
+    from semcom_ota.semantic.compress import conv_candidates as C
+
+    torch.set_num_threads(args.threads)
+    card = C.CONV_MODELS[model]
+    if not card.is_file():
+        print(f"\n== {model}: model card {card} not found (not trained yet): skipped")
+        return None
+    with tempfile.TemporaryDirectory() as work:
+        t0 = time.perf_counter()
+        builder = C.conv_candidates(model, Path(work), device=args.device, threads=args.threads, repeats=args.repeats,
+                                    distill_steps=args.conv_distill_steps, n_eval=args.n_eval)
+        what = (f"{len(builder.test_crops)} TEST crops 128x128, k/n=1/{3 * 128 * 128 // builder.budget}" if model == "image"
+                else f"{len(builder.test_images)} Fashion-MNIST TEST images, 64 symbols")
+        print(f"\n== {model} encoder ({card.name}): {args.threads} thread(s), device {args.device}, quality at "
+              f"{C.EVAL_SNR_DB:g} dB AWGN on {what}")
+        print(C.HEADER)
+        rows = []
+        for name in C.CONV_CANDIDATES:
+            m = builder.build(name)
+            rows.append(m)
+            print(C.row(m), flush=True)
+        builder.retime_interleaved(rows, rounds=args.rounds)
+        print(f"latencies re-timed round-robin ({args.rounds} rounds, median):")
+        for m in rows:
+            print(C.row(m))
+        print(f"(total {time.perf_counter() - t0:.0f} s)")
+    base = rows[0]
+    metric = base.quality_metric
+    print("relative to torch fp32 (targets for int8: >= 3.5x smaller, >= 2x faster, "
+          + ("<= 0.3 dB PSNR loss)" if metric == "psnr_db" else "<= 1 accuracy point lost)"))
+    for m in rows[1:]:
+        size_x, b1_x, b32_x = base.size_mb / m.size_mb, base.latency_ms_b1 / m.latency_ms_b1, base.latency_ms_b32 / m.latency_ms_b32
+        loss = base.quality - m.quality
+        ok_q = loss <= TARGETS[metric] + 1e-9
+        verdict = ""
+        if m.name != "ort-fp32":
+            verdict = "  [" + ", ".join(f"{k} {'ok' if ok else 'MISSED'}" for k, ok in
+                                        (("size", size_x >= TARGETS["size_x"]), ("speed b1", b1_x >= TARGETS["speed_x"]),
+                                         ("speed b32", b32_x >= TARGETS["speed_x"]), ("quality", ok_q))) + "]"
+        q = f"PSNR {-loss:+.2f} dB" if metric == "psnr_db" else f"accuracy {-100 * loss:+.2f} points"
+        print(f"  {m.name:<18} {size_x:5.2f}x smaller, {b1_x:5.2f}x faster (b=1), {b32_x:5.2f}x faster (b=32), {q}{verdict}")
+    return [asdict(m) for m in rows]
+
+
+def bench_minilm(args) -> list[dict]:
     import torch
 
     from semcom_ota.cli.compress import HEADER, _row
@@ -53,10 +128,7 @@ def main() -> int:
         print(f"  {m.name:<18} {base.size_mb / m.size_mb:5.2f}x smaller, {base.latency_ms_b1 / m.latency_ms_b1:5.2f}x faster (b=1), "
               f"{base.latency_ms_b32 / m.latency_ms_b32:5.2f}x faster (b=32), cosine loss {1 - m.cosine_to_fp32:.4f}, "
               f"paraphrase@1 {m.paraphrase_top1 - base.paraphrase_top1:+.3f}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps([asdict(m) for m in rows], indent=1))
-    return 0
+    return [asdict(m) for m in rows]
 
 
 if __name__ == "__main__":

@@ -65,6 +65,34 @@ class ImageEncoderNet(nn.Module):
         return self.e_out(h)
 
 
+class ChannelPReLU(nn.Module):
+    """PReLU with per-channel slopes ``a`` written as ops ONNX Runtime runs fast: ``max(x, a·x)`` when
+    every ``0 <= a <= 1`` (exact there), else ``relu(x) − a·relu(−x)``. ORT's own ``PRelu`` kernel
+    takes a slow broadcasting path for ``[C, 1, 1]`` slopes (~9× slower on a ``[1, 32, 64, 64]``
+    tensor here: a third of the int8 image encoder's time). Input/output ``[B, C, h, w]``."""
+
+    def __init__(self, prelu: nn.PReLU) -> None:
+        super().__init__()
+        w = prelu.weight.detach().clone()
+        self.register_buffer("slope", w.reshape(1, -1, 1, 1))
+        self.as_max = bool(((w >= 0) & (w <= 1)).all())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.as_max:
+            return torch.maximum(x, x * self.slope)
+        return torch.relu(x) - self.slope * torch.relu(-x)
+
+
+def for_export(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` with every ``nn.PReLU`` (per-channel) replaced by :class:`ChannelPReLU`."""
+    out = copy.deepcopy(net).eval()
+    for name, mod in list(out.named_modules()):
+        for child_name, child in list(mod.named_children()):
+            if isinstance(child, nn.PReLU) and child.weight.numel() > 1:
+                setattr(mod, child_name, ChannelPReLU(child))
+    return out
+
+
 def normalise_image_latent(y: torch.Tensor, m: int) -> torch.Tensor:
     """``[B, 2M, h, w]`` real latent -> complex64 ``[B, m, h, w]`` with mean ``|z|² = 1`` per image
     (exactly :meth:`ImageJSCC.encode`'s last step)."""

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from semcom_ota.semantic.compress.conv_models import ImageEncoderNet, TaskEncoderNet, normalise_image_latent
+from semcom_ota.semantic.compress.conv_models import ImageEncoderNet, TaskEncoderNet, for_export, normalise_image_latent
 from semcom_ota.semantic.compress.onnx_runtime import make_session
 from semcom_ota.semantic.task.nets import tier_power_normalise
 
@@ -52,14 +52,15 @@ def stamp_metadata(path: str | Path, meta: dict[str, Any]) -> Path:
 
 
 def export_image_encoder(net: ImageEncoderNet, path: str | Path, opset: int = 17) -> Path:
-    """Export with dynamic batch, height and width (opset 17, legacy TorchScript exporter)."""
+    """Export with dynamic batch, height and width (opset 17, legacy TorchScript exporter); PReLUs are
+    written as :class:`~semcom_ota.semantic.compress.conv_models.ChannelPReLU` (same function, fast in ORT)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     x = torch.rand(2, 3, 64, 48)
     args = (x, torch.tensor([5.0, 15.0]), torch.tensor([0.5, 1.0]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(net.eval(), args, str(path), input_names=list(IMAGE_INPUTS), output_names=["latent"],
+        torch.onnx.export(for_export(net), args, str(path), input_names=list(IMAGE_INPUTS), output_names=["latent"],
                           dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "snr_db": {0: "batch"},
                                         "fraction": {0: "batch"}, "latent": {0: "batch", 2: "h8", 3: "w8"}},
                           opset_version=opset, dynamo=False)

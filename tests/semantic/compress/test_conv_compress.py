@@ -215,3 +215,15 @@ def test_picker_meets_the_budget_with_least_compression_or_says_none(task_builde
         f.write(b"tampered")
     with pytest.raises(ValueError, match="does not match its card"):
         C.load_compressed_conv_encoder(card)
+
+
+def test_channel_prelu_matches_torch_for_any_slopes():
+    from semcom_ota.semantic.compress.conv_models import ChannelPReLU
+
+    x = torch.randn(2, 3, 5, 5)
+    for slopes, as_max in (([0.0, 0.25, 1.0], True), ([-0.5, 0.25, 1.5], False)):
+        p = torch.nn.PReLU(3)
+        p.weight.data = torch.tensor(slopes)
+        fast = ChannelPReLU(p)
+        assert fast.as_max is as_max
+        torch.testing.assert_close(fast(x), p(x))
