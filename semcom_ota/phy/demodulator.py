@@ -10,7 +10,7 @@ import numpy as np
 
 from semcom_ota.frames import FrameMeta, FrameStatus, RxSemanticFrame
 from semcom_ota.phy.config import PhyConfig
-from semcom_ota.phy.equalise import mmse_equalise, ofdm_demodulate, track_common_phase, track_pilots
+from semcom_ota.phy.equalise import mmse_equalise, ofdm_demodulate, pilot_error_ratio, track_common_phase, track_pilots
 from semcom_ota.phy.header import HEADER_VERSION, HeaderFields, hard_decode, unpack_header, viterbi_decode
 from semcom_ota.phy.layout import HEADER_CODED_BITS, OfdmLayout
 from semcom_ota.phy.sync import SyncResult, Synchroniser, coarse_detect, sc_window, schmidl_cox
@@ -359,6 +359,9 @@ class Demodulator:
         Yp = F[:S, lay.pilot_idx] * rot[:S, None]
         phi, theta, pv = track_pilots(Yp, lay, sync, 0)
         z, nv = mmse_equalise(F[nh:S, lay.data_idx], rot[nh:S], lay, sync, phi[nh:], theta[nh:], pv[nh:])
+        inflation = pilot_error_ratio(Yp, lay, sync, phi, theta, pv)
+        if inflation > 1.0:
+            nv *= np.float32(inflation)
         zp, nvp = z.reshape(-1), nv.reshape(-1)
         pos = lay.payload_index(fr.n_ofdm)[:n]
         mask = pos < n_rx * lay.n_data
@@ -374,4 +377,5 @@ class Demodulator:
         f = RxSemanticFrame(symbols, mask, noise_var, sync.snr_db, meta, status)
         f.info.update(self._info(sync))
         f.info["ofdm_symbols_received"] = n_rx
+        f.info["noise_var_inflation"] = float(max(inflation, 1.0))
         return f

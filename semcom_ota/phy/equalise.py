@@ -79,11 +79,9 @@ def _cpe_window(c: np.ndarray, var1: float, w_max: int) -> tuple[int, float]:
     if c.size < 3 or w_max <= 1:
         return 1, 0.0
     d = np.angle(c[1:] * np.conj(c[:-1]))
-    d2 = d * d
-    k = d2.size // 2
-    q = max(float(np.partition(d2, k)[k]) / 0.455 - 2.0 * var1, 0.0)  # median: robust to wraps
-    if q <= 0.0:
-        return w_max, 0.0
+    q = float(np.median(d * d)) / 0.455 - 2.0 * var1  # median: robust to phase wraps
+    if q <= var1:  # not significant: the estimate of 2·var1 + q has ~30 % spread for short frames
+        return w_max, max(q, 0.0)
     w = int(np.sqrt(12.0 * var1 / q))
     w = max(1, min(w_max, w))
     return w if w % 2 else max(w - 1, 1), q
@@ -172,3 +170,27 @@ def mmse_equalise(
     nv_bin = ((sync.noise_var + sync.h_err_var[dp]) / h2).astype(np.float32)
     nv = nv_bin[None, :] + phase_var[:, None].astype(np.float32)
     return z, nv
+
+
+def pilot_error_ratio(
+    Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, phi: np.ndarray, theta: np.ndarray, phase_var: np.ndarray
+) -> float:
+    """Measured over predicted error of the equalised pilots (a model check).
+
+    Impairments the model does not know (delay spread beyond the CP, dropped samples, IQ
+    imbalance, ...) show up as pilot errors larger than ``(N0 + σ_h²)/|h|² + phase_var``. Returns
+    the ratio when it exceeds 1 by more than three standard deviations of its estimate (the
+    caller then scales ``noise_var`` by it, so the reported variance stays honest), else 1.0.
+    """
+    S = Yp.shape[0]
+    n = S * lay.n_pilot
+    if n < 24:
+        return 1.0
+    pp = lay.pilot_pos
+    h = sync.h[pp]
+    corr = _unit_phasor(-(phi[:, None] + theta[:, None] * lay.pilot[None, :].astype(np.float64)))
+    e = Yp * corr / h[None, :] - lay.pilots(0, S)
+    measured = float(np.mean(e.real**2 + e.imag**2))
+    pred = float(np.mean((sync.noise_var + sync.h_err_var[pp]) / np.abs(h) ** 2)) + float(np.mean(phase_var))
+    ratio = measured / max(pred, 1e-300)
+    return ratio if ratio > 1.0 + 3.0 / np.sqrt(n) else 1.0
