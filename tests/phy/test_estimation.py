@@ -113,3 +113,26 @@ def test_without_pilot_tracking_sro_would_fail(rng, make_frame):
         dm.track_pilots = orig
     loss, _ = _losses(res) if res else (np.array([99.0]), None)
     assert loss.mean() > 3.0
+
+
+def test_unmodelled_impairment_inflates_noise_var(rng, make_frame):
+    """IQ imbalance is not in the receiver's model: the pilot residual check raises noise_var
+    towards the actual error (and leaves it alone on a clean channel)."""
+    cfg = PhyConfig(sample_rate_hz=FS)
+    mod = Modulator(cfg)
+    got = {}
+    for iq in (0.0, 1.0):
+        fr = make_frame(rng, 2000)
+        ch = ChannelConfig(snr_db=35.0, iq_amplitude_imbalance_db=iq, iq_phase_imbalance_deg=5.0 * iq, sample_rate_hz=FS)
+        y = ChannelSimulator(ch, seed=2).apply(mod.modulate(fr))
+        d = Demodulator(cfg)
+        (rx,) = d.feed(y) + d.flush()
+        actual = 10 * np.log10(np.mean(np.abs(rx.symbols - fr.symbols) ** 2))
+        reported = 10 * np.log10(np.mean(rx.noise_var))
+        infl = rx.info["noise_var_inflation"]
+        got[iq] = (actual, reported, infl)
+    a, r, k = got[0.0]
+    assert k == 1.0 and abs(a - r) < 1.0
+    a, r, k = got[1.0]
+    assert k > 3.0  # without it the report would be 10·log10(k) dB lower still
+    assert a - r < 10.0 and (a - (r - 10 * np.log10(k))) > a - r + 4.0
