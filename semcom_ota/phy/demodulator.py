@@ -364,11 +364,14 @@ class Demodulator:
             nv *= np.float32(inflation)
         zp, nvp = z.reshape(-1), nv.reshape(-1)
         pos = lay.payload_index(fr.n_ofdm)[:n]
-        mask = pos < n_rx * lay.n_data
-        symbols = np.zeros(n, np.complex64)
-        noise_var = np.full(n, np.inf, np.float32)
-        symbols[mask] = zp[pos[mask]]
-        noise_var[mask] = nvp[pos[mask]]
+        if n_rx == fr.n_ofdm:  # all received: a plain gather
+            symbols, noise_var, mask = zp[pos], nvp[pos], np.ones(n, bool)
+        else:
+            mask = pos < n_rx * lay.n_data
+            symbols = np.zeros(n, np.complex64)
+            noise_var = np.full(n, np.inf, np.float32)
+            symbols[mask] = zp[pos[mask]]
+            noise_var[mask] = nvp[pos[mask]]
         status = FrameStatus.OK if n_rx == fr.n_ofdm else FrameStatus.TRUNCATED
         if status is FrameStatus.OK:
             self.stats.frames_ok += 1
