@@ -81,9 +81,11 @@ def coarse_detect(x: np.ndarray, half: int, window: int, stride: int, threshold:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     n = nb * stride
     prod = np.conj(x[:n]) * x[half : half + n]
-    Pb = prod.reshape(nb, stride).sum(axis=1)
-    xe = x[: n + half]
-    Eb = (xe.real * xe.real + xe.imag * xe.imag).reshape(nb + h, stride).sum(axis=1)
+    # block sums as matrix-vector products (BLAS): several times faster than .sum(axis=1) on
+    # a short axis
+    Pb = prod.reshape(nb, stride) @ np.ones(stride, np.complex64)
+    xf = x[: n + half].view(np.float32)
+    Eb = (xf * xf).reshape(nb + h, 2 * stride) @ np.ones(2 * stride, np.float32)
     P = Pb[:m].copy()
     R = Eb[: m + h].copy()
     for j in range(1, k):
