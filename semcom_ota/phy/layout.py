@@ -43,7 +43,8 @@ class OfdmLayout:
     sym_len: samples per OFDM symbol (``n_fft + cp_len``).
     tx_scale: time-domain scale (``x = ifft(X) * tx_scale`` gives mean power ``backoff_rms²``
         when ``sum |X|² = n_used``).
-    a_time: complex64 ``[sym_len]`` preamble A with its CP (before scaling by nothing: already scaled).
+    a_freq: complex128 ``[n_fft]`` preamble A in frequency (QPSK on the even used bins).
+    a_time: complex64 ``[sym_len]`` preamble A with its CP, scaled like every OFDM symbol.
     b_freq: complex128 ``[n_used]`` preamble B values on the used bins (unit modulus).
     b_block: complex64 ``[2 n_fft + 2 cp_len]`` the B block (CP of 2·cp_len, B, B).
     """

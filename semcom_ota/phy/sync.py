@@ -11,11 +11,10 @@ import numpy as np
 
 from semcom_ota.phy.layout import OfdmLayout
 
-#: Schmidl–Cox correlation window (samples): A is periodic with period n_fft/2 over its whole
-#: CP + symbol, so the window can span n_fft/2 + cp_len samples and the metric peaks at A's start.
-
-
 def sc_window(layout: OfdmLayout) -> int:
+    """Schmidl–Cox correlation window (samples): A is periodic with period ``n_fft/2`` over its whole
+    CP + symbol, so the window spans ``n_fft/2 + cp_len`` samples and the metric peaks (at 1 without
+    noise) exactly at A's start."""
     return layout.half + layout.cp_len
 
 
@@ -50,12 +49,6 @@ def schmidl_cox(x: np.ndarray, half: int, window: int) -> tuple[np.ndarray, np.n
     Rw = ce[window:] - ce[:-window]
     floor = 1e-9 * ce[-1] / max(L, 1) * window + 1e-30
     return P, Rw[:m], Rw[half : half + m], floor
-
-
-def detect(P: np.ndarray, R1: np.ndarray, R2: np.ndarray, floor: float, threshold: float) -> np.ndarray:
-    """Boolean ``[m]``: Schmidl–Cox metric above ``threshold`` (and not silence)."""
-    p2 = P.real * P.real + P.imag * P.imag
-    return (p2 > threshold * R1 * R2) & (R1 > floor) & (R2 > floor)
 
 
 def coarse_detect(x: np.ndarray, half: int, window: int, stride: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -245,8 +238,8 @@ class Synchroniser:
         ``h`` complex128 ``[n_used]`` and its error variance float64 ``[n_used]``.
 
         Atoms are paths at delays ``[-timing_backoff-2, cp_len)`` on a half-sample grid (fractional
-        delays need no long sinc tails). A path is added while it removes more than
-        ``tap_threshold · ls_var`` of residual energy; the estimate is the LS refit on the chosen
+        delays need no long sinc tails). Greedy orthogonal least squares: the path that removes
+        the most residual energy is added while it removes more than ``tap_threshold · ls_var``; the estimate is the LS refit on the chosen
         paths, whose error variance is ``ls_var · diag(D (D^H D)^-1 D^H)`` (about ``ls_var · K / n_used``).
         """
         D, G = self.atoms, self.gram
@@ -256,10 +249,16 @@ class Synchroniser:
         corr = c0
         sel: list[int] = []
         coef = np.zeros(0, np.complex128)
+        norm = np.full(G.shape[0], float(n))  # energy of each atom orthogonal to the chosen ones
         for _ in range(self.max_paths):
-            gain = (corr.real * corr.real + corr.imag * corr.imag) / n
             if sel:
-                gain[sel] = 0.0
+                Gs = G[:, sel]
+                M = np.linalg.solve(G[np.ix_(sel, sel)], Gs.conj().T)  # [K, atoms]
+                norm = n - np.real(np.sum(Gs * M.T, axis=1))
+                norm[sel] = np.inf
+            # residual energy removed by adding atom j (orthogonal least squares: the right
+            # criterion for a dictionary of strongly correlated half-sample delays)
+            gain = (corr.real * corr.real + corr.imag * corr.imag) / np.maximum(norm, 1e-9 * n)
             j = int(np.argmax(gain))
             if sel and gain[j] < thr:
                 break
