@@ -73,8 +73,13 @@ def bench_conv(model: str, args) -> list[dict] | None:
                                     distill_steps=args.conv_distill_steps, n_eval=args.n_eval)
         what = (f"{len(builder.test_crops)} TEST crops 128x128, k/n=1/{3 * 128 * 128 // builder.budget}" if model == "image"
                 else f"{len(builder.test_images)} Fashion-MNIST TEST images, 64 symbols")
-        print(f"\n== {model} encoder ({card.name}): {args.threads} thread(s), device {args.device}, quality at "
-              f"{C.EVAL_SNR_DB:g} dB AWGN on {what}")
+        import yaml
+
+        from semcom_ota.semantic.compress.budget import sha256
+
+        weights = card.parent / (yaml.safe_load(card.read_text()) or {}).get("weights", "")
+        print(f"\n== {model} encoder ({card.name}, weights {weights.name} sha256 {sha256(weights)[:12]}): {args.threads} "
+              f"thread(s), device {args.device}, quality at {C.EVAL_SNR_DB:g} dB AWGN on {what}")
         print(C.HEADER)
         rows = []
         for name in C.CONV_CANDIDATES:
