@@ -359,9 +359,9 @@ class Demodulator:
         Yp = F[:S, lay.pilot_idx] * rot[:S, None]
         phi, theta, pv = track_pilots(Yp, lay, sync, 0)
         z, nv = mmse_equalise(F[nh:S, lay.data_idx], rot[nh:S], lay, sync, phi[nh:], theta[nh:], pv[nh:])
-        inflation = pilot_error_ratio(Yp, lay, sync, phi, theta, pv)
-        if inflation > 1.0:
-            nv *= np.float32(inflation)
+        inflation = pilot_error_ratio(Yp, lay, sync, phi, theta, pv)[nh:]
+        if inflation.size and inflation.max() > 1.0:
+            nv *= inflation[:, None].astype(np.float32)
         zp, nvp = z.reshape(-1), nv.reshape(-1)
         pos = lay.payload_index(fr.n_ofdm)[:n]
         if n_rx == fr.n_ofdm:  # all received: a plain gather
@@ -380,5 +380,5 @@ class Demodulator:
         f = RxSemanticFrame(symbols, mask, noise_var, sync.snr_db, meta, status)
         f.info.update(self._info(sync))
         f.info["ofdm_symbols_received"] = n_rx
-        f.info["noise_var_inflation"] = float(max(inflation, 1.0))
+        f.info["noise_var_inflation"] = float(inflation.mean()) if inflation.size else 1.0
         return f

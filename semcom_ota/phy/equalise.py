@@ -173,24 +173,35 @@ def mmse_equalise(
 
 
 def pilot_error_ratio(
-    Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, phi: np.ndarray, theta: np.ndarray, phase_var: np.ndarray
-) -> float:
-    """Measured over predicted error of the equalised pilots (a model check).
+    Yp: np.ndarray,
+    lay: OfdmLayout,
+    sync: SyncResult,
+    phi: np.ndarray,
+    theta: np.ndarray,
+    phase_var: np.ndarray,
+    width: int = 9,
+) -> np.ndarray:
+    """Measured over predicted error of the equalised pilots, per OFDM symbol (a model check).
 
     Impairments the model does not know (delay spread beyond the CP, dropped samples, IQ
-    imbalance, ...) show up as pilot errors larger than ``(N0 + σ_h²)/|h|² + phase_var``. Returns
-    the ratio when it exceeds 1 by more than three standard deviations of its estimate (the
-    caller then scales ``noise_var`` by it, so the reported variance stays honest), else 1.0.
+    imbalance, ...) show up as pilot errors larger than ``(N0 + σ_h²)/|h|² + phase_var``. The
+    ratio is averaged over ``width`` symbols (centred) and kept where it exceeds 1 by more than
+    three standard deviations of its estimate, else 1.0; the caller scales ``noise_var`` by it,
+    so the reported variance stays honest where the model fails (e.g. around a dropped sample).
+
+    Returns
+    -------
+    float64 ``[S]`` factors ≥ 1.
     """
     S = Yp.shape[0]
-    n = S * lay.n_pilot
-    if n < 24:
-        return 1.0
     pp = lay.pilot_pos
     h = sync.h[pp]
     corr = _unit_phasor(-(phi[:, None] + theta[:, None] * lay.pilot[None, :].astype(np.float64)))
     e = Yp * corr / h[None, :] - lay.pilots(0, S)
-    measured = float(np.mean(e.real**2 + e.imag**2))
-    pred = float(np.mean((sync.noise_var + sync.h_err_var[pp]) / np.abs(h) ** 2)) + float(np.mean(phase_var))
-    ratio = measured / max(pred, 1e-300)
-    return ratio if ratio > 1.0 + 3.0 / np.sqrt(n) else 1.0
+    measured = (e.real**2 + e.imag**2).sum(axis=1)
+    pred = float(np.sum((sync.noise_var + sync.h_err_var[pp]) / np.abs(h) ** 2)) + lay.n_pilot * phase_var
+    m = _centred_sum(measured[:, None], width)[:, 0]
+    p = _centred_sum(pred[:, None], width)[:, 0]
+    n = lay.n_pilot * _centred_sum(np.ones((S, 1)), width)[:, 0]
+    ratio = m / np.maximum(p, 1e-300)
+    return np.where(ratio > 1.0 + 3.0 / np.sqrt(n), ratio, 1.0)

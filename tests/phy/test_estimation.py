@@ -136,3 +136,19 @@ def test_unmodelled_impairment_inflates_noise_var(rng, make_frame):
     a, r, k = got[1.0]
     assert k > 3.0  # without it the report would be 10·log10(k) dB lower still
     assert a - r < 10.0 and (a - (r - 10 * np.log10(k))) > a - r + 4.0
+
+
+def test_dropped_sample_inside_a_frame_is_flagged_locally(rng, make_frame):
+    """One sample lost mid-frame (a timing jump the model does not know): noise_var rises around
+    it, so the reported variance matches the actual error, and stays put elsewhere."""
+    cfg = PhyConfig()
+    fr = make_frame(rng, 5000)
+    burst = Modulator(cfg).modulate(fr)
+    y = ChannelSimulator(ChannelConfig(snr_db=25.0, sample_rate_hz=FS), seed=4).apply(np.delete(burst, 4000))
+    d = Demodulator(cfg)
+    (rx,) = d.feed(y) + d.flush()
+    err = np.abs(rx.symbols - fr.symbols) ** 2
+    assert 0.6 < np.mean(err / rx.noise_var) < 1.6
+    inflated = rx.noise_var > 3 * np.median(rx.noise_var)
+    assert 0.02 < inflated.mean() < 0.5
+    assert not inflated[:1000].any()  # the first OFDM symbols, far from the drop, untouched
