@@ -22,7 +22,7 @@ def eval_text(
     link: str = typer.Option("twin", help="twin (symbol-level), sim or gnuradio (OFDM PHY via link transport)."),
     budget: Optional[int] = typer.Option(None, help="Channel uses per sentence (default: the codec's full frame)."),
     n_items: int = typer.Option(200, "--n-items", help="Test sentences (seeded sample)."),
-    schemes: str = typer.Option(",".join(("semantic", "semantic+rag", "utf8+ldpc", "brotli+ldpc", "ideal-separation")),
+    schemes: str = typer.Option(",".join(("semantic", "semantic+rag", "utf8+ldpc", "brotli+ldpc", "ideal-separation", "hybrid")),
                                 help="Comma-separated schemes."),
     global_size: int = typer.Option(5000, help="Global base: train sentences per corpus (web, kjv)."),
     card: Path = typer.Option(Path("models/text_semantic.yaml"), help="Model card of the text codec."),

@@ -15,6 +15,9 @@ Schemes
   ``semantic:out-of-base`` for reference.
 - ``utf8+ldpc``, ``brotli+ldpc``: source coder + IEEE 802.11n LDPC + QAM at the best MCS for the SNR
   (``semcom_ota.baselines``); a frame that fails its CRC delivers nothing ("" -> BLEU 0, similarity 0).
+- ``hybrid``: per message, the transmitter picks Brotli+LDPC when its expected quality (the MCS's
+  success probability x the fraction of the text that fits) is at least the semantic codec's expected
+  similarity at that SNR (measured on val, ``models/text_rag.yaml``), else semantic+RAG.
 - ``ideal-separation``: Brotli at the rate of a capacity-achieving code (AWGN: the longest prefix that
   fits ``n log2(1+snr)`` bits; Rayleigh: the outage-optimal rate, delivered iff the fade supports it).
 
@@ -44,7 +47,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CARD = ROOT / "models" / "text_semantic.yaml"
 DEFAULT_RAG_CARD = ROOT / "models" / "text_rag.yaml"
-SCHEMES = ("semantic", "semantic+rag", "utf8+ldpc", "brotli+ldpc", "ideal-separation")
+SCHEMES = ("semantic", "semantic+rag", "utf8+ldpc", "brotli+ldpc", "ideal-separation", "hybrid")
 LINKS = ("twin", "sim", "gnuradio")
 
 
@@ -151,6 +154,16 @@ class SymbolChannel:
         return out, nv, m, snr
 
 
+def expected_semantic_similarity(rcfg, channel: str, snr_db: float) -> float:
+    """The semantic codec's val similarity at ``snr_db`` (linear interpolation over the tuned SNRs)."""
+    table = rcfg.val_similarity.get(channel) or {}
+    if not table:
+        raise ValueError(f"models/text_rag.yaml has no val_similarity for channel {channel!r} "
+                         "(run `semcom kb tune`); the hybrid needs it")
+    xs = sorted(table)
+    return float(np.interp(snr_db, xs, [table[x] for x in xs]))
+
+
 def ideal_separation_text(text: str, channel_uses: int, snr_db: float, channel: str, rng) -> str:
     """Brotli at the rate of an ideal channel code (see the module docstring); "" when nothing arrives."""
     from semcom_ota.baselines.mcs import best_outage_rate, ideal_capacity_bits
@@ -248,8 +261,14 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
                 from semcom_ota.baselines.schemes import DigitalTextScheme
 
                 dig = DigitalTextScheme(codec=scheme.split("+")[0])
-                hyps_d = [dig.transmit(r, n, snr, cfg.channel, rng)[0] for r in refs]
+                sent = [dig.transmit(r, n, snr, cfg.channel, rng) for r in refs]
+                hyps_d = [h for h, _ in sent]
                 rows += _rows(scheme, cfg, snr, n, score(hyps_d))
+                if scheme == "brotli+ldpc" and "hybrid" in cfg.schemes and "semantic+rag" in cfg.schemes:
+                    q_sem = expected_semantic_similarity(rcfg, cfg.channel, snr)
+                    q_dig = [i["success_prob"] * i["chars_sent"] / max(i["chars_total"], 1) for _, i in sent]
+                    hyb = [hd if qd >= q_sem else hs for hd, hs, qd in zip(hyps_d, out, q_dig)]
+                    rows += _rows("hybrid", cfg, snr, n, score(hyb))
         if "ideal-separation" in cfg.schemes:
             hyps_i = [ideal_separation_text(r, n, snr, cfg.channel, rng) for r in refs]
             rows += _rows("ideal-separation", cfg, snr, n, score(hyps_i))

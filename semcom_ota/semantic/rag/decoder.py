@@ -38,6 +38,9 @@ class RagConfig(StrictModel):
     sim_threshold: float = 0.8
     ll_margin: float = 1.0
     tuned_on: str = "default (not tuned)"
+    #: mean MiniLM similarity of the plain semantic decode on val, per channel and SNR (dB) at the
+    #: codec's full frame; the text hybrid uses it as the semantic codec's expected quality
+    val_similarity: dict[str, dict[float, float]] = {}
 
 
 def read_rag_config(path: str | Path) -> RagConfig:

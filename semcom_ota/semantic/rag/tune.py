@@ -42,6 +42,7 @@ def tune_rag(card: Path, out: Path, corpora: Sequence[str] = ("web", "fortunes")
     lkb.add(local)
     rag = RagDecoder(codec, {"local": lkb, "global": gkb}, RagConfig(k=k))
     texts0, evs, ref_idx = [], [], []
+    cond: list[tuple[str, float]] = []
     for chan in ("awgn", "rayleigh"):
         channel = SymbolChannel("twin", chan, seed)
         for snr in progress(list(snrs_db), desc=f"tune RAG {chan}", unit="snr"):
@@ -52,12 +53,18 @@ def tune_rag(card: Path, out: Path, corpora: Sequence[str] = ("web", "fortunes")
             texts0 += t0
             evs += rag.evidence(t0, logp)
             ref_idx += list(range(len(refs)))
+            cond += [(chan, float(snr))] * len(refs)
     uniq = sorted({t for t in texts0} | {e[1] for ev in evs for e in ev})
     emb = dict(zip(uniq, lam.sentence_embeddings(uniq)))
     ref_emb = lam.sentence_embeddings(refs)[ref_idx]
     base = float(np.mean([float(emb[t] @ r) if t.strip() else 0.0 for t, r in zip(texts0, ref_emb)]))
     s, m, score = tune_thresholds(texts0, evs, ref_emb, emb)
-    cfg = RagConfig(k=k, sim_threshold=s, ll_margin=m,
+    per = [float(emb[t] @ r) if t.strip() else 0.0 for t, r in zip(texts0, ref_emb)]
+    val_sim: dict[str, dict[float, float]] = {}
+    for (chan, snr), v in zip(cond, per):
+        val_sim.setdefault(chan, {}).setdefault(snr, []).append(v)
+    val_sim = {c: {k: round(float(np.mean(v)), 4) for k, v in d.items()} for c, d in val_sim.items()}
+    cfg = RagConfig(k=k, sim_threshold=s, ll_margin=m, val_similarity=val_sim,
                     tuned_on=f"val split of {list(corpora)}, {len(refs)} sentences x {len(snrs_db)} SNRs x "
                              f"AWGN+Rayleigh; mean similarity {base:.4f} without RAG -> {score:.4f} with")
     out.write_text("# RAG acceptance thresholds for the text codec; written by `semcom kb tune` (val split only).\n"

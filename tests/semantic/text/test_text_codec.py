@@ -12,6 +12,10 @@ from semcom_ota.frames import RxSemanticFrame
 from semcom_ota.semantic.text.codec import TextSemanticCodec
 
 CARD = Path(__file__).resolve().parents[3] / "models" / "text_semantic.yaml"
+# 20 dB AWGN, full frame, 48 held-out test sentences. The shipped weights score BLEU ~0.45 and
+# similarity ~0.68 here; a randomly initialised codec scores BLEU 0.00 and similarity ~0.08.
+BLEU_FLOOR = 0.30
+SIM_FLOOR = 0.50
 
 
 def through_twin(codec, texts, budget, snr_db, kind="awgn", seed=0, keep=None):
