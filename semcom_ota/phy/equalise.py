@@ -60,6 +60,14 @@ def _window_bounds(n: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(start, 0, n), np.clip(start + width, 0, n)
 
 
+def _window_count(n: int, width: int) -> np.ndarray:
+    """Number of terms in each centred window of :func:`_centred_sum` (float64 ``[n]``)."""
+    if width <= 1 or n <= 1:
+        return np.ones(n)
+    lo, hi = _window_bounds(n, width)
+    return (hi - lo).astype(np.float64)
+
+
 def _centred_sum(a: np.ndarray, width: int) -> np.ndarray:
     """Centred moving sum along axis 0 (edges use the available part)."""
     n = a.shape[0]
@@ -79,7 +87,11 @@ def _cpe_window(c: np.ndarray, var1: float, w_max: int) -> tuple[int, float]:
     if c.size < 3 or w_max <= 1:
         return 1, 0.0
     d = np.angle(c[1:] * np.conj(c[:-1]))
-    q = float(np.median(d * d)) / 0.455 - 2.0 * var1  # median: robust to phase wraps
+    d2 = d * d
+    k = d2.size // 2
+    part = np.partition(d2, (k - 1, k)) if d2.size % 2 == 0 else np.partition(d2, k)
+    med = 0.5 * (part[k - 1] + part[k]) if d2.size % 2 == 0 else part[k]
+    q = float(med) / 0.455 - 2.0 * var1  # median: robust to phase wraps
     if q <= var1:  # not significant: the estimate of 2·var1 + q has ~30 % spread for short frames
         return w_max, max(q, 0.0)
     w = int(np.sqrt(12.0 * var1 / q))
@@ -130,7 +142,7 @@ def track_pilots(Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) 
     var1 = sync.noise_var / (2.0 * hp2)  # phase variance of one symbol's pilot phasor
     w, q = _cpe_window(Qc, var1, cfg.cpe_window)
     phi = np.angle(_centred_sum(Qc[:, None], w)[:, 0])
-    n_avg = _centred_sum(np.ones((S, 1)), w)[:, 0]
+    n_avg = _window_count(S, w)
     phase_var = var1 / n_avg + q * (n_avg * n_avg - 1.0) / 12.0
     return phi, theta, phase_var
 
@@ -200,8 +212,7 @@ def pilot_error_ratio(
     e = Yp * corr / h[None, :] - lay.pilots(0, S)
     measured = (e.real**2 + e.imag**2).sum(axis=1)
     pred = float(np.sum((sync.noise_var + sync.h_err_var[pp]) / np.abs(h) ** 2)) + lay.n_pilot * phase_var
-    m = _centred_sum(measured[:, None], width)[:, 0]
-    p = _centred_sum(pred[:, None], width)[:, 0]
-    n = lay.n_pilot * _centred_sum(np.ones((S, 1)), width)[:, 0]
-    ratio = m / np.maximum(p, 1e-300)
+    mp = _centred_sum(np.stack([measured, pred], axis=1), width)
+    n = lay.n_pilot * _window_count(S, width)
+    ratio = mp[:, 0] / np.maximum(mp[:, 1], 1e-300)
     return np.where(ratio > 1.0 + 3.0 / np.sqrt(n), ratio, 1.0)
