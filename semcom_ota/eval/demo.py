@@ -32,7 +32,7 @@ def models_dir() -> Path:
     return Path(os.environ.get("SEMCOM_MODELS", Path(__file__).resolve().parents[2] / "models"))
 
 
-LINK_METRICS = ("frames_sent", "frames_decoded", "frames_lost", "snr_est_db", "latency_ms_per_item")
+LINK_METRICS = ("frames_sent", "frames_decoded", "frames_lost", "snr_est_db", "latency_ms_per_item", "items_not_sent")
 
 
 @dataclass
@@ -48,6 +48,7 @@ class SchemeOutcome:
     snr_est_db: float
     latency_ms_per_item: float
     rx_points: np.ndarray  # a sample of received (equalised) symbols for the constellation plot
+    not_sent: int = 0  # items the scheme could not carry in the budget at all (nothing was sent)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class DemoStage:
     budget: Callable[[Any], int]
     score: Callable[[int, Any], dict[str, float]]
     example: Callable[[int, dict[str, Any], float], dict[str, Any] | None] | None = None
+    fallback: Callable[[int], Any] | None = None  # what the receiver outputs for a lost item (scored instead of None)
     codecs: dict[str, Any] = field(default_factory=dict)
 
     def codec(self, scheme: str) -> Any:
@@ -76,25 +78,40 @@ class DemoStage:
 def run_scheme(stage: DemoStage, scheme: str, snr_db: float, send: Callable[[list[SemanticFrame]], Any]) -> SchemeOutcome:
     """Encode every item with ``scheme``, push the frames through ``send`` (PHY + link), decode, score."""
     codec = stage.codec(scheme)
-    frames = []
+    frames, sent_index, not_sent = [], [], 0
     for i, item in enumerate(stage.items):
-        f = codec.encode(item, stage.budget(item), snr_db=snr_db)
-        f.meta.seq = i % 256
+        try:
+            f = codec.encode(item, stage.budget(item), snr_db=snr_db)
+        except ValueError as err:
+            if "too small" not in str(err):
+                raise
+            # the scheme cannot carry this item in the budget at all (e.g. no MCS fits one LDPC
+            # codeword): nothing is sent, and the receiver falls back to its prior
+            log.info("%s / %s: item %d not sent: %s", stage.name, scheme, i, err)
+            not_sent += 1
+            continue
+        f.meta.seq = len(frames) % 256
         frames.append(f)
+        sent_index.append(i)
     t0 = time.perf_counter()
-    result = send(frames)
+    result = send(frames) if frames else None
+    rx_of = dict(zip(sent_index, result.rx)) if result else {}
     decoded, scores = [], {}
-    for i, rx in enumerate(result.rx):
-        out = codec.decode(rx) if rx.status.decodable else None
+    for i in range(len(stage.items)):
+        rx = rx_of.get(i)
+        out = codec.decode(rx) if rx is not None and rx.status.decodable else None
         decoded.append(out)
-        for k, v in stage.score(i, out).items():
+        scored = out if out is not None or stage.fallback is None else stage.fallback(i)
+        for k, v in stage.score(i, scored).items():
             scores.setdefault(k, []).append(float(v))
     elapsed = time.perf_counter() - t0
-    pts = [rx.symbols[rx.mask] for rx in result.rx if rx.mask.any()]
+    pts = [rx.symbols[rx.mask] for rx in rx_of.values() if rx.mask.any()]
     pts = np.concatenate(pts) if pts else np.zeros(0, np.complex64)
+    lost = {str(k): int(v) for k, v in (result.lost.items() if result else [])}
     return SchemeOutcome(
-        scheme=scheme, channel_uses=int(round(np.mean([f.n for f in frames]))), decoded=decoded, scores=scores,
-        sent=int(result.sent), lost={str(k): int(v) for k, v in result.lost.items()}, snr_est_db=float(result.snr_est_db),
+        scheme=scheme, channel_uses=int(stage.budget(stage.items[0])) if not frames else int(round(np.mean([f.n for f in frames]))),
+        decoded=decoded, scores=scores, sent=int(result.sent) if result else 0, lost=lost, not_sent=not_sent,
+        snr_est_db=float(result.snr_est_db) if result else float("nan"),
         latency_ms_per_item=1000.0 * elapsed / max(1, len(frames)), rx_points=pts[:: max(1, pts.size // 1200)][:1200],
     )
 
@@ -105,7 +122,8 @@ def outcome_rows(stage: DemoStage, channel: str, snr_db: float, o: SchemeOutcome
     rows = [row(m, np.mean(v)) for m, v in o.scores.items()]
     lost = sum(o.lost.values())
     rows += [row("frames_sent", o.sent), row("frames_decoded", o.sent - lost), row("frames_lost", lost),
-             row("snr_est_db", o.snr_est_db), row("latency_ms_per_item", o.latency_ms_per_item)]
+             row("snr_est_db", o.snr_est_db), row("latency_ms_per_item", o.latency_ms_per_item),
+             row("items_not_sent", o.not_sent)]
     return rows
 
 
@@ -196,17 +214,23 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> tuple[Path
     bar = progress(total=total, desc=f"demo over {cfg.link}", unit="scheme")
     t_start = time.perf_counter()
     for snr in cfg.snr_db:
+        link = None  # one link per SNR point, shared by every stage; reopened after a failure
         for stage in stages:
             for scheme in stage.schemes:
                 def one(stage=stage, scheme=scheme, snr=snr):
-                    with open_demo_link(cfg, snr) as link:
-                        o = run_scheme(stage, scheme, snr, lambda frames: transmit_frames(frames, link))
+                    nonlocal link
+                    if link is None:
+                        link = open_demo_link(cfg, snr)
+                    o = run_scheme(stage, scheme, snr, lambda frames: transmit_frames(frames, link))
                     rows.extend(outcome_rows(stage, channel, snr, o))
                     if o.rx_points.size and (scheme == next(iter(stage.schemes)) or scheme.endswith("ldpc")):
                         constellations.append(constellation_points(f"{stage.name} · {scheme} · {snr:g} dB", o.rx_points))
                     return o
 
                 outcome = run_stage_safely(f"{stage.name} / {scheme} @ {snr:g} dB", one, stages_log)
+                if outcome is None and link is not None:
+                    link.close()
+                    link = None
                 if outcome is not None:
                     stage.codecs.setdefault("_outcomes", {})[(scheme, snr)] = outcome
                 bar.update(1)
@@ -216,6 +240,8 @@ def run_demo(cfg: DemoConfig, echo: Callable[[str], None] = print) -> tuple[Path
                     ex = run_stage_safely(f"{stage.name} example {i} @ {snr:g} dB", lambda i=i: stage.example(i, outs, snr), [])
                     if ex:
                         examples.append(ex)
+        if link is not None:
+            link.close()
     bar.close()
     wall = time.perf_counter() - t_start
     failed = [s for s in stages_log if s["status"] != "ok"]

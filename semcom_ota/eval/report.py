@@ -22,7 +22,7 @@ import numpy as np
 from semcom_ota.results import ResultRow, read_rows
 
 QUALITY_METRICS = ("psnr_db", "ms_ssim", "accuracy", "similarity", "bleu")
-LINK_METRICS = ("frames_sent", "frames_decoded", "frames_lost", "snr_est_db", "latency_ms_per_item")
+LINK_METRICS = ("frames_sent", "frames_decoded", "frames_lost", "snr_est_db", "latency_ms_per_item", "items_not_sent")
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;color:#1c1c1c;padding:0 16px}
