@@ -10,7 +10,14 @@ import numpy as np
 
 from semcom_ota.frames import FrameMeta, FrameStatus, RxSemanticFrame
 from semcom_ota.phy.config import PhyConfig
-from semcom_ota.phy.equalise import mmse_equalise, ofdm_demodulate, pilot_error_ratio, track_common_phase, track_pilots
+from semcom_ota.phy.equalise import (
+    mmse_equalise,
+    ofdm_demodulate,
+    pilot_error_ratio,
+    timing_drift,
+    track_common_phase,
+    track_pilots,
+)
 from semcom_ota.phy.header import HEADER_VERSION, HeaderFields, hard_decode, unpack_header, viterbi_decode
 from semcom_ota.phy.layout import HEADER_CODED_BITS, OfdmLayout
 from semcom_ota.phy.sync import SyncResult, Synchroniser, coarse_detect, sc_window, schmidl_cox
@@ -358,6 +365,13 @@ class Demodulator:
         S = nh + n_rx
         Yp = F[:S, lay.pilot_idx] * rot[:S, None]
         phi, theta, pv = track_pilots(Yp, lay, sync, 0)
+        # sampling-rate offset: once the windows have drifted a sample or more, move each
+        # window by the rounded drift and track the rest (keeps the windows inside the CP)
+        offsets = np.rint(timing_drift(theta, lay)).astype(np.int64)
+        if S and np.abs(offsets).max() >= 1:
+            F, rot = ofdm_demodulate(self._buf, self._base, lay, sync, 0, S, offsets)
+            Yp = F[:, lay.pilot_idx] * rot[:, None]
+            phi, theta, pv = track_pilots(Yp, lay, sync, 0, offsets)
         z, nv = mmse_equalise(F[nh:S, lay.data_idx], rot[nh:S], lay, sync, phi[nh:], theta[nh:], pv[nh:])
         inflation = pilot_error_ratio(Yp, lay, sync, phi, theta, pv)[nh:]
         if inflation.size and inflation.max() > 1.0:

@@ -23,7 +23,13 @@ def _unit_phasor(phase: np.ndarray) -> np.ndarray:
 
 
 def ofdm_demodulate(
-    buf: np.ndarray, base: int, lay: OfdmLayout, sync: SyncResult, first: int, count: int
+    buf: np.ndarray,
+    base: int,
+    lay: OfdmLayout,
+    sync: SyncResult,
+    first: int,
+    count: int,
+    offsets: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """FFT ``count`` OFDM symbols (symbol 0 = first header symbol) in one batch.
 
@@ -33,6 +39,8 @@ def ofdm_demodulate(
     Parameters
     ----------
     buf: complex64 samples, ``buf[0]`` at absolute index ``base``.
+    offsets: optional int ``[count]``: move symbol ``m``'s FFT window by ``offsets[m]`` samples
+        (re-timing for a sampling-rate offset).
 
     Returns
     -------
@@ -44,12 +52,20 @@ def ofdm_demodulate(
         return np.zeros((0, N), np.complex64), np.zeros(0, np.complex64)
     start = sync.t0 + lay.header_start + first * L + lay.cp_len  # absolute FFT window start of symbol `first`
     s0 = start - base
-    blk = buf[s0 : s0 + count * L]
-    if blk.size < count * L:  # the last window may lack up to cp_len trailing samples
-        blk = np.concatenate([blk, np.zeros(count * L - blk.size, np.complex64)])
-    win = blk.reshape(count, L)[:, :N]
+    m = np.arange(count, dtype=np.int64)
+    if offsets is None:
+        blk = buf[s0 : s0 + count * L]
+        if blk.size < count * L:  # the last window may lack up to cp_len trailing samples
+            blk = np.concatenate([blk, np.zeros(count * L - blk.size, np.complex64)])
+        win = blk.reshape(count, L)[:, :N]
+        pos = L * m
+    else:
+        pos = L * m + np.asarray(offsets, np.int64)
+        idx = s0 + pos[:, None] + np.arange(N)[None, :]
+        ok = (idx >= 0) & (idx < buf.size)
+        win = np.where(ok, buf[np.clip(idx, 0, max(buf.size - 1, 0))], 0).astype(np.complex64)
     w = 2.0 * np.pi * sync.cfo / N
-    rot = _unit_phasor(np.mod(-w * (start - sync.phase_ref + L * np.arange(count, dtype=np.float64)), 2.0 * np.pi))
+    rot = _unit_phasor(np.mod(-w * (start - sync.phase_ref + pos.astype(np.float64)), 2.0 * np.pi))
     F = win * _unit_phasor(-w * np.arange(N))[None, :]
     return sp_fft.fft(F, axis=1, overwrite_x=True), rot
 
@@ -110,7 +126,15 @@ def track_common_phase(Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first:
     return phi, np.zeros(S), np.full(S, sync.noise_var / (2.0 * hp2))
 
 
-def track_pilots(Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def timing_drift(theta: np.ndarray, lay: OfdmLayout) -> np.ndarray:
+    """Timing drift (samples, float64 ``[S]``) implied by the pilot phase slope ``theta`` (rad/bin):
+    a window ``τ`` samples early sees the channel delayed by ``τ``, i.e. a slope ``-2πτ/n_fft``."""
+    return -theta * lay.n_fft / (2.0 * np.pi)
+
+
+def track_pilots(
+    Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int, offsets: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Estimate the common phase and the sampling-offset phase slope of each OFDM symbol from its
     pilots (never from decisions).
 
@@ -119,6 +143,9 @@ def track_pilots(Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) 
     Yp: complex ``[S, n_pilot]`` received pilots, CFO phase removed
         (``F[:, lay.pilot_idx] * rot[:, None]`` from :func:`ofdm_demodulate`).
     first: index of ``Yp[0]`` in the symbol numbering (0 = first header symbol), for the pilot values.
+    offsets: the window moves (samples, int ``[S]``) used by :func:`ofdm_demodulate`, if any: their
+        known phase slopes are removed before averaging (the drift underneath is smooth, the
+        moves are steps) and added back to ``theta``.
 
     Returns
     -------
@@ -133,10 +160,16 @@ def track_pilots(Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) 
     pp = lay.pilot_pos
     ref = sync.h[pp][None, :] * lay.pilots(first, S)
     Q = Yp * np.conj(ref)  # ≈ |h|² e^{j(φ + θ k)}  (complex128 [S, P])
+    step = None
+    if offsets is not None:
+        step = 2.0 * np.pi * np.asarray(offsets, np.float64) / lay.n_fft  # slope of a window move
+        Q = Q * np.exp(-1j * step[:, None] * lay.pilot[None, :])
     dk = np.diff(lay.pilot).astype(np.float64)
     D = _centred_sum(Q[:, 1:] * np.conj(Q[:, :-1]), cfg.sro_window)  # [S, P-1]
     wgt = np.abs(D) * dk
-    theta = np.sum(wgt * np.angle(D), axis=1) / np.maximum(np.sum(wgt * dk, axis=1), 1e-300)
+    # unwrapped along time: the slope grows slowly with the sampling offset and may pass ±π/Δk
+    ang = np.unwrap(np.angle(D), axis=0)
+    theta = np.sum(wgt * ang, axis=1) / np.maximum(np.sum(wgt * dk, axis=1), 1e-300)
     Qc = (Q * np.exp(-1j * theta[:, None] * lay.pilot[None, :])).sum(axis=1)
     hp2 = float(np.sum(np.abs(sync.h[pp]) ** 2))
     var1 = sync.noise_var / (2.0 * hp2)  # phase variance of one symbol's pilot phasor
@@ -144,6 +177,8 @@ def track_pilots(Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int) 
     phi = np.angle(_centred_sum(Qc[:, None], w)[:, 0])
     n_avg = _window_count(S, w)
     phase_var = var1 / n_avg + q * (n_avg * n_avg - 1.0) / 12.0
+    if step is not None:
+        theta = theta + step
     return phi, theta, phase_var
 
 

@@ -88,6 +88,19 @@ def test_sampling_offset_tracked_by_pilots(rng, make_frame, sro_ppm):
     assert len(res) == 3 and loss.mean() < 1.0, loss
 
 
+@pytest.mark.parametrize("sro_ppm", [-200.0, 200.0])
+def test_long_frame_sro_is_retimed(rng, make_frame, sro_ppm):
+    """16000 symbols (27k samples) at ±200 ppm drift by 5.5 samples, more than the CP margin and
+    more than the pilots' slope can express unwrapped: the receiver moves the FFT windows."""
+    ch = ChannelConfig(snr_db=25.0, sro_ppm=sro_ppm, sample_rate_hz=FS)
+    res = _run(rng, make_frame, ch, n_frames=1, n=16000)
+    loss, calib = _losses(res)
+    assert len(res) == 1 and loss.mean() < 1.5 and abs(calib.mean()) < 1.0, (loss, calib)
+    rx, fr = res[0][0], res[0][1]
+    tail = 10 * np.log10(np.mean(np.abs(rx.symbols[-2000:] - fr.symbols[-2000:]) ** 2))
+    assert tail < -23.0
+
+
 def test_phase_noise_tracked_by_pilots(rng, make_frame):
     ch = ChannelConfig(snr_db=15.0, phase_noise_linewidth_hz=10.0, sample_rate_hz=FS)
     res = _run(rng, make_frame, ch, n_frames=4, n=3000)
