@@ -106,7 +106,7 @@ def per_step_timing(steps: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2000, help="held-out test images for the accuracy figures")
-    ap.add_argument("--n-digital", type=int, default=100, help="test images for the digital rows (per-image LDPC)")
+    ap.add_argument("--n-digital", type=int, default=60, help="test images for the digital rows (per-image LDPC)")
     ap.add_argument("--timing-steps", type=int, default=40, help="steps of the live stored-vs-online re-measure")
     ap.add_argument("--snr-db", default="0,5,10,20")
     ap.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench_task.json")
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                     acc = codec_accuracy_twin(codec, images, labels, k, snr, ch)
                     rows.append(ResultRow("classify", scheme, ch, snr, k, "accuracy", acc, len(images)))
             if snr <= 10:
-                for k in (64, 256):
+                for k in (64, 512, 1024):
                     acc, name = digital_accuracy(teacher.system.semantic, images[:args.n_digital],
                                                  labels[:args.n_digital], k, snr, ch)
                     rows.append(ResultRow("classify", "digital", ch, snr, k, "accuracy", acc, args.n_digital))

@@ -9,7 +9,8 @@ Schemes (``ResultRow.scheme``):
   :class:`~semcom_ota.baselines.schemes.DigitalImageScheme`) at the same channel uses; the received
   image is classified by the teacher. Per (SNR, channel uses) the row reports the best of the image
   codecs (an oracle choice that favours the baseline). Below the smallest MCS/LDPC codeword (113
-  channel uses) nothing fits and the receiver classifies its fallback, the mean training image.
+  channel uses) nothing fits, and below ~512 uses no 28×28 file fits (WebP's smallest is 56 bytes);
+  then the receiver classifies its fallback, the mean training image.
 
 Rows: ``task="classify"``, ``metric="accuracy"``, ``channel`` = the channel kind for the twin, or
 ``"<link>:<channel>"`` for a link (``sim``: in-process simulator; ``gnuradio``: the loopback
@@ -18,6 +19,7 @@ flowgraphs), where frames go through the OFDM PHY and lost frames count as error
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +151,7 @@ def digital_accuracy(teacher: TeacherNet, images: np.ndarray, labels: np.ndarray
     best = (-1.0, "")
     for name in DIGITAL_CODECS:
         try:
-            scheme = DigitalImageScheme(codec=name)
+            scheme = DigitalImageScheme(codec=name, mean_image=mean_train_image())
         except (RuntimeError, ValueError) as err:  # e.g. no AVIF in this Pillow
             log.warning("digital codec %s unavailable: %s", name, err)
             continue
@@ -170,6 +172,7 @@ def digital_accuracy(teacher: TeacherNet, images: np.ndarray, labels: np.ndarray
     return best
 
 
+@functools.lru_cache(maxsize=1)
 def mean_train_image() -> np.ndarray:
     """uint8 ``[28, 28]`` mean of the training split (the receiver's fallback when nothing arrives)."""
     from semcom_ota.train.task import load_split
