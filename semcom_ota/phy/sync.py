@@ -140,8 +140,14 @@ class Synchroniser:
         xa = layout.a_freq
         self.a_ref = xa[self.a_lo % N] * np.conj(xa[self.a_hi % N])
         self.shifts = 2 * np.arange(-self.q_max, self.q_max + 1)
+        self.a_lo_idx = (self.a_lo[None, :] + self.shifts[:, None]) % N  # [Q, pairs]
+        self.a_hi_idx = (self.a_hi[None, :] + self.shifts[:, None]) % N
+        self.a_ref_conj = np.conj(self.a_ref)[None, :]
+        self.a_n = np.arange(layout.cp_len, layout.cp_len + N)
         self.first_path_window = (-N // 4, N // 4 + N // 8)  # delays searched for the first path (samples)
         frac = (self.first_path_window[1] - self.first_path_window[0]) / N
+        self.path_delays = np.arange(*self.first_path_window)
+        self.path_idx = self.path_delays % N
         self.min_concentration = frac + 0.2 * (1.0 - frac)
         self.est_delays = np.arange(-cfg.timing_backoff - 2, cfg.cp_len, 0.5)
         self.atoms = self._basis(self.est_delays)  # [n_used, n_atoms]
@@ -187,11 +193,9 @@ class Synchroniser:
         cfo_f = cfo1 + frac
         # integer (even) part from A: the shift that makes adjacent-bin products coherent
         a0 = t0 + lay.cp_len - base
-        segA = buf[a0 : a0 + N].astype(np.complex128) * np.exp(-2j * np.pi * cfo_f * np.arange(lay.cp_len, lay.cp_len + N) / N)
+        segA = buf[a0 : a0 + N].astype(np.complex128) * np.exp(-2j * np.pi * cfo_f * self.a_n / N)
         YA = np.fft.fft(segA)
-        lo = YA[(self.a_lo[None, :] + self.shifts[:, None]) % N]
-        hi = YA[(self.a_hi[None, :] + self.shifts[:, None]) % N]
-        metric = np.abs(np.sum(lo * np.conj(hi) * np.conj(self.a_ref)[None, :], axis=1))
+        metric = np.abs(np.sum(YA[self.a_lo_idx] * np.conj(YA[self.a_hi_idx]) * self.a_ref_conj, axis=1))
         cfo = cfo_f + float(self.shifts[int(np.argmax(metric))])
         # first path -> fine timing (power delay profile from the zero-filled LS estimate)
         Y, _ = self._b_ffts(buf, base, t0, cfo, ref)
@@ -200,9 +204,8 @@ class Synchroniser:
         Hf = np.zeros(N, np.complex128)
         Hf[lay.used_idx] = H_ls
         pdp = np.abs(np.fft.ifft(Hf)) ** 2
-        lo_d, hi_d = self.first_path_window
-        delays = np.arange(lo_d, hi_d)
-        p = pdp[delays % N]
+        delays = self.path_delays
+        p = pdp[self.path_idx]
         thr = max(0.1 * p.max(), cfg.tap_threshold * (nv / 2.0) * lay.n_used / N**2)
         # confirmation: a real preamble puts most of the estimate's energy at plausible delays
         # (noise spreads it over all n_fft delays: about (hi_d - lo_d) / n_fft of it lands there)
