@@ -20,6 +20,7 @@ HEADER_VERSION = 1
 SNR_MIN_DB = -10.0
 SNR_STEP_DB = 1.5
 _FIELDS = (("version", 2), ("seq", 8), ("length", 14), ("codec_id", 4), ("snr_idx", 5), ("n_tiers", 4), ("flags", 3))
+HEADER_BITS = sum(w for _, w in _FIELDS)  # 40
 G0, G1 = 0o133, 0o171
 K = 7
 N_STATES = 1 << (K - 1)
@@ -58,15 +59,30 @@ def snr_from_index(idx: int) -> float:
     return SNR_MIN_DB + SNR_STEP_DB * int(idx)
 
 
+def _crc16_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        reg = byte << 8
+        for _ in range(8):
+            reg = ((reg << 1) ^ 0x1021) if reg & 0x8000 else (reg << 1)
+        table.append(reg & 0xFFFF)
+    return table
+
+
+_CRC_TABLE = _crc16_table()
+_BIT_WEIGHTS = 1 << np.arange(15, -1, -1)
+
+
 def crc16(bits: np.ndarray) -> np.ndarray:
-    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of a bit array ``[n]`` (uint8 0/1) -> ``[16]``."""
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of a bit array ``[n]`` (uint8 0/1, n a
+    multiple of 8, MSB first) -> ``[16]`` (table driven, one step per byte)."""
+    bits = np.asarray(bits, np.uint8)
+    if bits.size % 8:
+        raise ValueError(f"crc16: expected a whole number of bytes, got {bits.size} bits")
     reg = 0xFFFF
-    for b in bits.tolist():
-        fb = ((reg >> 15) & 1) ^ int(b)
-        reg = (reg << 1) & 0xFFFF
-        if fb:
-            reg ^= 0x1021
-    return np.array([(reg >> (15 - i)) & 1 for i in range(16)], np.uint8)
+    for byte in np.packbits(bits).tolist():
+        reg = ((reg << 8) & 0xFFFF) ^ _CRC_TABLE[((reg >> 8) ^ byte) & 0xFF]
+    return ((reg & _BIT_WEIGHTS) != 0).astype(np.uint8)
 
 
 def pack_header(meta: FrameMeta, length: int) -> np.ndarray:
@@ -80,13 +96,13 @@ def pack_header(meta: FrameMeta, length: int) -> np.ndarray:
         "n_tiers": int(meta.n_tiers),
         "flags": int(meta.flags),
     }
-    bits = []
+    word = 0
     for name, width in _FIELDS:
         v = vals[name]
         if not 0 <= v < (1 << width):
             raise ValueError(f"header field {name}={v}: expected 0..{(1 << width) - 1}")
-        bits.extend((v >> (width - 1 - i)) & 1 for i in range(width))
-    info = np.array(bits, np.uint8)
+        word = (word << width) | v
+    info = ((word >> np.arange(HEADER_BITS - 1, -1, -1)) & 1).astype(np.uint8)
     return np.concatenate([info, crc16(info)])
 
 
@@ -95,14 +111,12 @@ def unpack_header(bits: np.ndarray) -> HeaderFields | None:
     info, crc = bits[:40], bits[40:56]
     if not np.array_equal(crc16(info), crc):
         return None
+    word = int.from_bytes(np.packbits(info).tobytes(), "big")
     vals = {}
-    pos = 0
+    shift = HEADER_BITS
     for name, width in _FIELDS:
-        v = 0
-        for b in info[pos : pos + width].tolist():
-            v = (v << 1) | int(b)
-        vals[name] = v
-        pos += width
+        shift -= width
+        vals[name] = (word >> shift) & ((1 << width) - 1)
     return HeaderFields(**vals)
 
 

@@ -107,6 +107,11 @@ class OfdmLayout:
         self.pilot_polarity = np.where(rng.integers(0, 2, 127) == 1, -1.0, 1.0)
         self._pilot_table = self.pilot_polarity[:, None] * self.pilot_base[None, :]
 
+        # padding of the last payload symbol (at most n_data - 1 values)
+        q = np.random.default_rng([cfg.seed, 0xF111]).integers(0, 4, self.n_data)
+        self._filler = np.exp(1j * (np.pi / 4 + np.pi / 2 * q)).astype(np.complex64)
+        self._filler.setflags(write=False)
+
         # header interleaver over the coded bits of all header symbols
         n_hdr_bits = self.n_header_symbols * self.n_data
         self.header_interleave = np.random.default_rng([cfg.seed, 0x4EAD]).permutation(n_hdr_bits)
@@ -133,9 +138,7 @@ class OfdmLayout:
 
     def filler(self, count: int) -> np.ndarray:
         """complex64 ``[count]`` unit-power QPSK that pads the last payload OFDM symbol."""
-        rng = np.random.default_rng([self.cfg.seed, 0xF111])
-        q = rng.integers(0, 4, max(count, 0))
-        return np.exp(1j * (np.pi / 4 + np.pi / 2 * q)).astype(np.complex64)
+        return self._filler[: max(count, 0)]
 
     def to_time(self, grid_used: np.ndarray) -> np.ndarray:
         """OFDM modulate complex ``[S, n_used]`` (values on the used bins) to complex64 ``[S · sym_len]``
