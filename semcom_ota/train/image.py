@@ -56,30 +56,37 @@ class ImageTrainConfig(StrictModel):
     threads: int = 1
 
 
-def build_patch_pool(images: list[np.ndarray], min_side: int, rng: np.random.Generator) -> list[np.ndarray]:
+SCALES = (1, 2, 4, 8)
+
+
+def build_patch_pool(images: list[np.ndarray], min_side: int, rng: np.random.Generator) -> list[tuple[int, np.ndarray]]:
     """Each photo at several scales (1, 1/2, 1/4, 1/8 of its size, as long as ≥ ``min_side`` px):
-    random crops of the pool then see content at the scales test crops show. uint8 ``[h, w, 3]`` each."""
+    random crops of the pool then see content at the scales test crops show (a whole photo
+    downscaled to 128 px is as dense in detail as the 1/4 level). ``(scale level, uint8 [h, w, 3])``."""
     pool = []
     for img in images:
         pil = Image.fromarray(img)
-        for f in (1, 2, 4, 8):
+        for level, f in enumerate(SCALES):
             w, h = pil.size[0] // f, pil.size[1] // f
             if min(w, h) < min_side:
                 break
-            pool.append(np.asarray(pil.resize((w, h), Image.BICUBIC) if f > 1 else pil))
+            pool.append((level, np.asarray(pil.resize((w, h), Image.BICUBIC) if f > 1 else pil)))
     if not pool:
         raise ValueError(f"no training photo is at least {min_side} px on its short side")
     return pool
 
 
-def random_crops(pool: list[np.ndarray], n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+def random_crops(pool: list[tuple[int, np.ndarray]], n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` random ``size``² crops with random flips/90° turns -> uint8 ``[n, size, size, 3]``.
-    Pool items are drawn with probability proportional to their area (large photos give more crops)."""
-    areas = np.array([p.shape[0] * p.shape[1] for p in pool], dtype=np.float64)
-    idx = rng.choice(len(pool), size=n, p=areas / areas.sum())
+    Every scale level present is drawn equally often; within a level, photos by area."""
+    levels = np.array([lv for lv, _ in pool])
+    areas = np.array([p.shape[0] * p.shape[1] for _, p in pool], dtype=np.float64)
+    per_level = {lv: areas[levels == lv].sum() for lv in set(levels.tolist())}
+    w = np.array([a / per_level[lv] for lv, a in zip(levels, areas)]) / len(per_level)
+    idx = rng.choice(len(pool), size=n, p=w / w.sum())
     out = np.empty((n, size, size, 3), np.uint8)
     for i, j in enumerate(idx):
-        p = pool[j]
+        p = pool[j][1]
         y = rng.integers(0, p.shape[0] - size + 1)
         x = rng.integers(0, p.shape[1] - size + 1)
         c = p[y : y + size, x : x + size]
