@@ -138,3 +138,14 @@ def test_card_weights_mismatch_is_a_clear_error(tmp_path):
         load_codec(_copy_card(tmp_path, n_symbols=32))
     with pytest.raises(Exception, match="unknown key"):
         load_codec(_copy_card(tmp_path, colour="red"))
+
+
+def test_classifies_through_the_ofdm_phy_and_sim_link(codec, test_images):
+    """Frames go through the real PHY (OFDM, preamble sync, MMSE equalisation, noise_var) and the
+    in-process simulator link; the decoder takes the PHY's RxSemanticFrame as it comes."""
+    from semcom_ota.eval.task import codec_accuracy_link
+
+    images, labels = test_images
+    acc, summary = codec_accuracy_link(codec, images[:30], labels[:30], 64, 10.0, "awgn", "sim", seed=1)
+    assert summary["sent"] == 30 and summary["decoded"] >= 28, summary
+    assert acc >= 0.7, f"accuracy {acc:.3f} over the PHY + sim link at 10 dB (chance 0.10)"
