@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         dist["live"] = live
         print(f"  live, {args.timing_steps} identical steps: stored {live['stored']['cpu_s']:.1f} s CPU, online "
               f"{live['online']['cpu_s']:.1f} s CPU (ratio {live['online']['cpu_s'] / live['stored']['cpu_s']:.2f}x); "
-              f"teacher forwards alone {live['teacher_forward_cpu_s']:.1f} s vs store reads {live['store_read_cpu_s']:.2f} s")
+              f"teacher forwards alone {live['teacher_forward_cpu_s']:.1f} s vs store reads {live['store_read_cpu_s']:.4f} s")
     fig["distillation"] = dist
 
     # 4. data efficiency ----------------------------------------------------------------------------

@@ -18,16 +18,16 @@ import math
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+from semcom_ota.data.fmnist import FASHION_MNIST_CLASSES
 
 #: complex symbols the JSC encoder makes for one image; budgets truncate at tier ends.
 N_SYMBOLS = 64
 #: importance-tier ends (exclusive); a frame may be cut at any of them and still decodes.
 TIERS: tuple[int, ...] = (8, 16, 32, 64)
 N_CLASSES = 10
-CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)
+#: Fashion-MNIST class names, index = label (the data loader's list)
+CLASS_NAMES: tuple[str, ...] = FASHION_MNIST_CLASSES
 
 
 def images_to_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
