@@ -5,7 +5,8 @@ measured on this machine and scored through the codec and the channel twin on he
 ``torch-fp32``         the codec's torch encoder (reference)
 ``ort-fp32``           the encoder exported to ONNX (opset 17), run by ONNX Runtime
 ``ort-int8``           static int8 QDQ (U8S8: activations QUInt8, weights QInt8 per channel),
-                       calibrated on real TRAIN inputs (photo crops / Fashion-MNIST train)
+                       calibrated on real TRAIN inputs (photo crops / Fashion-MNIST train); the
+                       task encoders keep their first (1-channel) convolution in float
 ``pruned-int8``        75 % of the conv output channels kept (by weight norm), distilled, int8
 ``pruned-small-int8``  50 % kept, distilled, int8
 =====================  ===================================================================
@@ -98,6 +99,7 @@ class _ConvCandidates:
     model_name = ""
     inputs: tuple[str, ...] = ()
     op_types: tuple[str, ...] = ("Conv", "Gemm", "MatMul")
+    first_conv_fp32 = False  # leave the first convolution (and the image input) in float
 
     def __init__(self, codec, work_dir: Path, device: str = "cpu", threads: int = 1, repeats: int = 20,
                  distill_steps: int = 300) -> None:
@@ -127,7 +129,13 @@ class _ConvCandidates:
                             enc.provider, extra or {})
 
     def _int8(self, fp32: Path, out: Path) -> Path:
-        quantize_static_int8(fp32, out, calibration_reader=FeedReader(self.calibration_feeds()), op_types=self.op_types)
+        import onnx
+
+        exclude = []
+        if self.first_conv_fp32:
+            exclude = [next(n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node if n.op_type == "Conv")]
+        quantize_static_int8(fp32, out, calibration_reader=FeedReader(self.calibration_feeds()), op_types=self.op_types,
+                             nodes_to_exclude=exclude)
         return stamp_metadata(out, self._meta(fp32))
 
     @staticmethod
@@ -301,6 +309,9 @@ class TaskCandidates(_ConvCandidates):
 
     inputs = TASK_INPUTS
     quality_metric = "accuracy"
+    # 1 input channel, 9 weights per filter, 0.1 % of the MACs: in int8 it alone cost the student 1.5
+    # accuracy points (Fashion-MNIST test, 5 dB); kept fp32 the int8 student matches fp32 accuracy
+    first_conv_fp32 = True
 
     def __init__(self, codec, work_dir: Path, test: tuple[np.ndarray, np.ndarray], train_images: np.ndarray, **kw) -> None:
         super().__init__(codec, work_dir, **kw)

@@ -48,9 +48,11 @@ class FeedReader:
 
 def quantize_static_int8(fp32_path: str | Path, int8_path: str | Path, tokenizer=None, calibration_texts: Sequence[str] = (),
                          max_tokens: int = 64, per_channel: bool = True, calibration_reader=None,
-                         op_types: Sequence[str] = ("MatMul", "Gemm", "Conv")) -> Path:
+                         op_types: Sequence[str] = ("MatMul", "Gemm", "Conv"), extra_options: dict | None = None,
+                         nodes_to_exclude: Sequence[str] = (), calibration_method: str = "MinMax") -> Path:
     """Write a static int8 QDQ model calibrated on ``calibration_texts`` (real sentences, not the test split),
-    or, for non-text models, on ``calibration_reader`` (e.g. a :class:`FeedReader` of real training images)."""
+    or, for non-text models, on ``calibration_reader`` (e.g. a :class:`FeedReader` of real training images).
+    ``extra_options`` are merged into ONNX Runtime's ``quantize_static`` extra options."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -63,11 +65,11 @@ def quantize_static_int8(fp32_path: str | Path, int8_path: str | Path, tokenizer
     quantize_static(
         str(pre), str(int8_path), reader,
         quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,  # U8S8: the fast x86 kernels
-        per_channel=per_channel, calibrate_method=CalibrationMethod.MinMax,
+        per_channel=per_channel, calibrate_method=CalibrationMethod[calibration_method],
         op_types_to_quantize=list(op_types),
         # activation x activation products (attention scores) lose most in int8 and save little
-        nodes_to_exclude=activation_matmuls(pre),
-        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+        nodes_to_exclude=activation_matmuls(pre) + list(nodes_to_exclude),
+        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, **(extra_options or {})},
     )
     pre.unlink(missing_ok=True)
     # the embedding tables hold half the weights: int8 rows there make the file ~4x smaller
