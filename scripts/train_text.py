@@ -3,6 +3,9 @@
 
     .venv/bin/python scripts/train_text.py                       # resumes from checkpoints/ if present
     .venv/bin/python scripts/train_text.py --max-minutes 22 --fresh
+    # private-knowledge fine-tuning on KJV (card models/text_semantic_kjv.yaml names its own weights):
+    .venv/bin/python scripts/train_text.py --card models/text_semantic_kjv.yaml --corpus kjv \
+        --init models/text_semantic.safetensors --max-minutes 6 --lr 3e-4 --fresh --checkpoints checkpoints/kjv
 
 1 thread, progress bar, checkpoint every 250 steps; writes models/text_semantic.safetensors.
 """
@@ -35,11 +38,20 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    ap.add_argument("--corpus", action="append", default=None,
+                    help="training corpora (repeatable; default web + fortunes with --n-web/--n-fortunes)")
+    ap.add_argument("--n-per-corpus", type=int, default=3000, help="sentences per --corpus")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="private-knowledge fine-tuning: start from these weights (keeps their vocabulary)")
+    ap.add_argument("--lr", type=float, default=1e-3)
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
+    corpora = tuple(a.corpus) if a.corpus else ("web", "fortunes")
+    counts = tuple([a.n_per_corpus] * len(corpora)) if a.corpus else (a.n_web, a.n_fortunes)
     cfg = TextTrainConfig(max_minutes=a.max_minutes, max_steps=a.max_steps, batch_size=a.batch_size,
-                          n_train_per_corpus=(a.n_web, a.n_fortunes), seed=a.seed)
+                          n_train_per_corpus=counts, corpora=corpora, seed=a.seed, lr=a.lr,
+                          init_weights=str(a.init) if a.init else None)
     train_text_codec(a.card, cfg, a.checkpoints, resume=not a.fresh)
 
 

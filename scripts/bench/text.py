@@ -2,6 +2,7 @@
 """Benchmark: text semantic codec vs semantic+RAG vs digital separation at the same channel uses.
 
     .venv/bin/python scripts/bench/text.py [--channel awgn] [--n-items 100] [--budget N] [--json out.json]
+    .venv/bin/python scripts/bench/text.py --private-knowledge   # base vs KJV fine-tune on KJV and fortunes
 
 Test split only (RAG thresholds tuned on val). Prints one table per metric: rows = SNR, columns = schemes.
 """
@@ -37,6 +38,34 @@ def pivot(rows, metric: str) -> str:
     return "\n".join(lines)
 
 
+def private_knowledge(n_items: int, snrs: list[float], channel: str) -> None:
+    """Semantic codec before/after fine-tuning on KJV: similarity and BLEU on KJV and fortunes test."""
+    import numpy as np
+
+    from semcom_ota.eval.text import SymbolChannel, sample_sentences
+    from semcom_ota.eval.text_metrics import sentence_bleu, similarity
+    from semcom_ota.semantic.text.codec import TextSemanticCodec
+
+    cards = {"base (web+fortunes)": ROOT / "models/text_semantic.yaml",
+             "fine-tuned on kjv": ROOT / "models/text_semantic_kjv.yaml"}
+    print(f"private-knowledge fine-tuning: semantic codec, {channel}, {n_items} test sentences per corpus, "
+          f"full frame; cells = similarity / BLEU")
+    print("model".ljust(22) + "corpus".ljust(10) + "".join(f"{s:>14g}dB" for s in snrs))
+    for name, card in cards.items():
+        codec = TextSemanticCodec(card)
+        for corpus in ("kjv", "fortunes"):
+            refs = sample_sentences(corpus, "test", n_items, 0)
+            cells = []
+            for snr in snrs:
+                x = codec.encode_batch(refs, codec.n_symbols, snr)
+                rx, nv, m, se = SymbolChannel("twin", channel, 0)(x, snr)
+                hyp = codec.decode_batch(rx, nv, m, se)
+                sim = float(similarity(hyp, refs, codec.lam).mean())
+                bleu = float(np.mean([sentence_bleu(h, r) for h, r in zip(hyp, refs)]))
+                cells.append(f"{sim:.3f} / {bleu:.3f}")
+            print(name.ljust(22) + corpus.ljust(10) + "".join(f"{c:>16}" for c in cells))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="web")
@@ -46,9 +75,14 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=None)
     ap.add_argument("--global-size", type=int, default=5000)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--private-knowledge", action="store_true",
+                    help="compare the base codec with its KJV fine-tune on KJV and fortunes test")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
+    if a.private_knowledge:
+        private_knowledge(a.n_items, [float(s) for s in a.snr_db.split(",")], a.channel)
+        return
     t = time.time()
     cfg = TextEvalConfig(corpus=a.corpus, channel=a.channel, snrs_db=[float(s) for s in a.snr_db.split(",")],
                          n_items=a.n_items, budget=a.budget, schemes=SCHEMES, global_size=a.global_size,

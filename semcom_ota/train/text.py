@@ -51,6 +51,8 @@ class TextTrainConfig(StrictModel):
     n_negatives: int = 1024
     seed: int = 0
     checkpoint_every: int = 250
+    #: private-knowledge fine-tuning: start from these weights (safetensors) and keep their vocabulary
+    init_weights: str | None = None
 
 
 def twin_channel(rng_kind: torch.Generator | None = None):
@@ -164,8 +166,13 @@ def train_text_codec(card_path: Path, cfg: TextTrainConfig, ckpt_dir: Path, resu
     L = arch.max_tokens
 
     log.info("loading corpora %s", cfg.corpora)
-    full_train = sentences_for(cfg.corpora, "train")
-    vocab_ids = build_vocab(lam, full_train, L)
+    if cfg.init_weights:
+        from safetensors import safe_open
+
+        with safe_open(cfg.init_weights, "pt") as fh:  # the head keeps the base model's vocabulary
+            vocab_ids = fh.get_tensor("vocab_ids").long().numpy()
+    else:
+        vocab_ids = build_vocab(lam, sentences_for(cfg.corpora, "train"), L)
     log.info("restricted vocabulary: %d of %d LAM ids", len(vocab_ids), lam.vocab_size)
     train = sentences_for(cfg.corpora, "train", cfg.n_train_per_corpus, cfg.seed)
     calib = sentences_for(cfg.corpora, "val", [cfg.n_calib // len(cfg.corpora)] * len(cfg.corpora), cfg.seed)
@@ -175,6 +182,9 @@ def train_text_codec(card_path: Path, cfg: TextTrainConfig, ckpt_dir: Path, resu
     emb = lam.word_embeddings()[torch.from_numpy(vocab_ids)]
     model = TextJscc(arch, torch.from_numpy(vocab_ids), emb)
     table = id_lookup(vocab_ids, lam.vocab_size, int(lam.tokenizer.unk_token_id))
+    if cfg.init_weights:
+        load_weights(model, Path(cfg.init_weights))
+        log.info("fine-tuning from %s on %s", cfg.init_weights, list(cfg.corpora))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=1e-4)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     ckpt = ckpt_dir / "text_semantic_ckpt.pt"
