@@ -83,7 +83,8 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
 
     Parameters
     ----------
-    card_path: model card of the analog network (default ``models/image_semantic.yaml``).
+    card_path: model card (``models/image_hybrid.yaml``, or the analog network's own card); its
+        ``source_codec`` and ``base_target_fer`` keys override the arguments.
     model: an :class:`ImageJSCC` to use instead of the card's weights.
     source_codec: base-layer image codec ("avif", "webp" or "jpeg").
     base_target_fer: frame error rate the base layer's rate choice accepts (lower = more robust).
@@ -104,8 +105,8 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
             model, card = load_model(card_path)
         self.model = model.eval()
         self.default_shape = tuple(default_shape or card.get("default_shape") or (128, 128, 3))
-        self.source_codec = source_codec
-        self.base_target_fer = float(base_target_fer)
+        self.source_codec = card.get("source_codec", source_codec)
+        self.base_target_fer = float(card.get("base_target_fer", base_target_fer))
         self.channel = channel
         candidates = tuple(range(len(BASE_UNITS))) if candidates is None else tuple(int(c) for c in candidates)
         bad = [c for c in candidates if not 0 <= c < len(BASE_UNITS)]

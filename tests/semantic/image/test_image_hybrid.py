@@ -32,8 +32,13 @@ def awgn(frame, snr_db, seed=0):
     return RxSemanticFrame.from_ideal(frame, zh[0].numpy(), nv[0].numpy(), snr_db)
 
 
-def test_registered_with_codec_id_4():
-    assert "image-hybrid" in codecs and ImageHybridCodec.codec_id == 4
+def test_registered_with_codec_id_4_and_built_from_its_card():
+    from semcom_ota.semantic.base import load_codec
+    from semcom_ota.semantic.image.codec import ROOT
+
+    c = load_codec(ROOT / "models" / "image_hybrid.yaml")
+    assert "image-hybrid" in codecs and isinstance(c, ImageHybridCodec) and c.codec_id == 4
+    assert c.source_codec == "avif" and c.base_target_fer == 0.01
 
 
 def test_split_depends_on_flags_and_image_size_only():
