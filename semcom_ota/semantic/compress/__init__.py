@@ -6,4 +6,7 @@
 - :mod:`.prune`: structured pruning (transformer layers, attention heads) and distillation to recover.
 - :mod:`.budget`: measure candidates on this machine and pick the least compression that meets a
   latency / size budget.
+- :mod:`.conv_models`, :mod:`.conv_onnx`, :mod:`.conv_candidates`: the same for the convolutional
+  encoders (image codec, task student and teacher): exportable encoder halves, ORT backends that plug
+  into the codecs from outside, conv channel pruning + distillation, candidates for the picker.
 """
