@@ -102,16 +102,18 @@ class ImageEvalConfig:
 
 
 def twin_channel(channel: str, seed: int) -> Callable[[list[SemanticFrame], float], list[RxSemanticFrame]]:
-    """Symbol-level channel: frames -> RxSemanticFrames through :class:`ChannelTwin` (seeded; one
-    independent fade per frame on Rayleigh)."""
+    """Symbol-level channel: frames -> RxSemanticFrames through :class:`ChannelTwin`. Frame ``i`` at a
+    given SNR uses a generator seeded by ``(seed, snr, i)`` and the twin draws the fade before the
+    noise, so every scheme's ``i``-th frame sees the same Rayleigh fade (common random numbers: the
+    schemes are compared on the same channel realisations)."""
     from semcom_ota.channel.twin import ChannelTwin
 
     twin = ChannelTwin(kind=channel)
-    gen = torch.Generator().manual_seed(seed)
 
     def send(frames: list[SemanticFrame], snr_db: float) -> list[RxSemanticFrame]:
         out = []
-        for frame in frames:
+        for i, frame in enumerate(frames):
+            gen = torch.Generator().manual_seed((int(seed) * 1_000_003 + int(round(snr_db * 100)) * 1009 + i) % 2**62)
             z = torch.from_numpy(frame.symbols.astype(np.complex64))[None]
             with torch.no_grad():
                 zh, nv = twin(z, float(snr_db), generator=gen)
@@ -181,13 +183,13 @@ def evaluate_image(cfg: ImageEvalConfig, images: list[tuple[str, np.ndarray]]) -
     send = twin_channel(cfg.channel, cfg.seed) if cfg.link == "twin" else link_channel(cfg.link, cfg.channel, cfg.seed)
     label = cfg.channel if cfg.link == "twin" else f"{cfg.link}:{cfg.channel}"
     codecs_ = make_codecs(cfg)
-    rng = np.random.default_rng(cfg.seed)
     rows: list[ResultRow] = []
     jobs = [(s, snr) for s in cfg.schemes for snr in cfg.snr_db]
     for scheme, snr in progress(jobs, desc=f"eval image {label}", unit="point"):
         if scheme == "ideal-separation":
-            outs = [ideal_separation_image(img, budget, snr, codec="avif", channel=cfg.channel, rng=rng)[0]
-                    for _, img in images]
+            outs = [ideal_separation_image(img, budget, snr, codec="avif", channel=cfg.channel,
+                                           rng=np.random.default_rng([cfg.seed, int(round(snr * 100)) % 2**32, i]))[0]
+                    for i, (_, img) in enumerate(images)]
         else:
             codec = codecs_[scheme]
             frames = []
