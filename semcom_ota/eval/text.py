@@ -22,7 +22,8 @@ Schemes
   fits ``n log2(1+snr)`` bits; Rayleigh: the outage-optimal rate, delivered iff the fade supports it).
 
 Links: ``twin`` (symbol-level channel twin, batched), ``sim`` / ``gnuradio`` (the OFDM PHY through
-:func:`semcom_ota.link.transport.transmit_frames`).
+:func:`semcom_ota.link.transport.transmit_frames`; only the semantic frames take the PHY path — the
+digital and ideal rows stay symbol-level and their ``channel`` column says so).
 """
 
 from __future__ import annotations
@@ -197,7 +198,9 @@ class _Scorer:
 
 def _rows(scheme: str, cfg: TextEvalConfig, snr: float, n: int, scores: tuple[np.ndarray, np.ndarray],
           idx: np.ndarray | None = None) -> list[ResultRow]:
-    chan = cfg.channel if cfg.link == "twin" else f"{cfg.link}:{cfg.channel}"
+    # only the semantic frames go through a PHY link; digital and ideal rows are symbol-level
+    via_link = cfg.link != "twin" and scheme.startswith("semantic")
+    chan = f"{cfg.link}:{cfg.channel}" if via_link else cfg.channel
     bleu, sim = scores if idx is None else (scores[0][idx], scores[1][idx])
     return [ResultRow("text", scheme, chan, float(snr), int(n), "bleu", float(np.mean(bleu)), len(bleu)),
             ResultRow("text", scheme, chan, float(snr), int(n), "similarity", float(np.mean(sim)), len(sim))]
