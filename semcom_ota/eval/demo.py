@@ -100,6 +100,8 @@ def run_scheme(stage: DemoStage, scheme: str, snr_db: float, send: Callable[[lis
     for i in range(len(stage.items)):
         rx = rx_of.get(i)
         out = codec.decode(rx) if rx is not None and rx.status.decodable else None
+        if out is not None:  # keep what the report shows; drop bulky per-token outputs (e.g. text logprobs)
+            out.tasks = {k: v for k, v in out.tasks.items() if np.size(v) <= 64 or isinstance(v, str)}
         decoded.append(out)
         scored = out if out is not None or stage.fallback is None else stage.fallback(i)
         for k, v in stage.score(i, scored).items():

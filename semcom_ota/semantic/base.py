@@ -43,6 +43,26 @@ class Codec(abc.ABC):
 
 codecs: Registry[Codec] = Registry("codec")
 
+#: where each shipped codec registers itself; :func:`load_codec` imports the module on demand so that
+#: a card can be loaded without the caller knowing which package defines its codec
+CODEC_MODULES = {
+    "task-fmnist": "semcom_ota.semantic.task.codec",
+    "teacher-jscc": "semcom_ota.semantic.task.codec",
+    "image-semantic": "semcom_ota.semantic.image.codec",
+    "image-hybrid": "semcom_ota.semantic.image.hybrid",
+    "text-semantic": "semcom_ota.semantic.text.codec",
+    "image-digital": "semcom_ota.baselines.codecs",
+    "text-digital": "semcom_ota.baselines.codecs",
+}
+
+
+def ensure_registered(name: str) -> None:
+    """Import the module that registers codec ``name`` (no-op when it is registered already)."""
+    if name not in codecs and name in CODEC_MODULES:
+        import importlib
+
+        importlib.import_module(CODEC_MODULES[name])
+
 
 def load_codec(card_path: str | Path, **overrides: Any) -> Codec:
     """Build a codec from its YAML model card: the card's ``codec`` key names the registered codec,
@@ -54,4 +74,5 @@ def load_codec(card_path: str | Path, **overrides: Any) -> Codec:
     name = card.get("codec")
     if not isinstance(name, str):
         raise ValueError(f"model card {card_path}: key 'codec' = {name!r}: expected the registered codec name")
+    ensure_registered(name)
     return codecs.create(name, card_path=card_path, **overrides)
