@@ -24,7 +24,8 @@ Frame layout (time order = importance order)::
   and 7/8 of the budget, plus pure analog (flag 0) and pure digital (flag 7), and keeps the one with
   the lowest predicted MSE ``P_ok · MSE(base + analog) + (1 − P_ok) · MSE(analog alone)``, with
   ``P_ok`` the base layer's predicted frame success probability and the analog MSEs from one pass of
-  the decoder over an AWGN channel at the assumed SNR. Flag 0 is the pure semantic codec and flag 7
+  the decoder over an AWGN channel at the assumed SNR (on Rayleigh a lost base means a deep fade, so
+  that branch is counted as the mid-grey image, as for the digital scheme). Flag 0 is the pure semantic codec and flag 7
   the separation scheme, so at the SNR it planned for the hybrid is not below either on average.
 
 Tiers: the base layer is tier 0 (truncating to it leaves a base-only frame), then the analog tiers.
@@ -176,7 +177,11 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
                 if base is None:
                     mse = mse_with
                 else:
-                    mse_without = self._predict_mse(image, sym, snr_db, None)
+                    # on block fading the base fails in a deep fade, when the analog part is poor too:
+                    # count a lost base as the mid-grey image (what the digital scheme gets), not as
+                    # the analog image at the mean SNR
+                    mse_without = (self._predict_mse(image, sym, snr_db, None) if channel == "awgn"
+                                   else float(np.mean((128.0 - ref) ** 2)))
                     mse = base["p_ok"] * mse_with + (1 - base["p_ok"]) * mse_without
                 cand = {"base": base, "analog": sym, "tiers": tiers, "m": m, "n_b": n_b}
             if best is None or mse < best[0]:
