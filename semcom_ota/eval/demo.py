@@ -75,6 +75,19 @@ class DemoStage:
         return self.codecs[scheme]
 
 
+def _is_small(value: Any, limit: int = 64) -> bool:
+    """True for strings, scalars and short sequences; False for big arrays/tensors (torch or NumPy)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return True
+    numel = getattr(value, "numel", None)
+    if callable(numel):  # torch tensor
+        return int(numel()) <= limit
+    try:
+        return int(np.size(value)) <= limit
+    except Exception:  # ragged or opaque objects: keep them, they are the codec's business
+        return True
+
+
 def run_scheme(stage: DemoStage, scheme: str, snr_db: float, send: Callable[[list[SemanticFrame]], Any]) -> SchemeOutcome:
     """Encode every item with ``scheme``, push the frames through ``send`` (PHY + link), decode, score."""
     codec = stage.codec(scheme)
@@ -101,7 +114,7 @@ def run_scheme(stage: DemoStage, scheme: str, snr_db: float, send: Callable[[lis
         rx = rx_of.get(i)
         out = codec.decode(rx) if rx is not None and rx.status.decodable else None
         if out is not None:  # keep what the report shows; drop bulky per-token outputs (e.g. text logprobs)
-            out.tasks = {k: v for k, v in out.tasks.items() if np.size(v) <= 64 or isinstance(v, str)}
+            out.tasks = {k: v for k, v in out.tasks.items() if _is_small(v)}
         decoded.append(out)
         scored = out if out is not None or stage.fallback is None else stage.fallback(i)
         for k, v in stage.score(i, scored).items():
