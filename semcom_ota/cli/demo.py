@@ -6,15 +6,7 @@ from pathlib import Path
 
 import typer
 
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise typer.BadParameter(f"{text!r}: expected comma-separated numbers such as 0,10,20") from None
-    if not vals:
-        raise typer.BadParameter(f"{text!r}: expected at least one SNR")
-    return vals
+from semcom_ota.cli.options import parse_floats as _floats
 
 
 def demo(
@@ -30,7 +22,7 @@ def demo(
     from semcom_ota.eval.demo import DemoConfig, run_demo
 
     try:
-        cfg = DemoConfig(link=link, snr_db=_floats(snr_db), out=out, stages=tuple(s.strip() for s in stages.split(",") if s.strip()),
+        cfg = DemoConfig(link=link, snr_db=_floats(snr_db, "--snr-db"), out=out, stages=tuple(s.strip() for s in stages.split(",") if s.strip()),
                          seed=seed, max_items=max_items)
     except ValueError as err:
         typer.echo(f"semcom demo: {err}", err=True)

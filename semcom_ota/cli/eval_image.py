@@ -6,17 +6,8 @@ from pathlib import Path
 
 import typer
 
+from semcom_ota.cli.options import parse_floats as _floats
 from semcom_ota.results import format_table, write_rows
-
-
-def _floats(text: str, name: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise typer.BadParameter(f"{name}={text!r}: expected comma-separated numbers, e.g. 0,5,10") from None
-    if not vals:
-        raise typer.BadParameter(f"{name}={text!r}: expected at least one number")
-    return vals
 
 
 def eval_image(

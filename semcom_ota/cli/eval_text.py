@@ -7,12 +7,7 @@ from typing import Optional
 
 import typer
 
-
-def _floats(s: str, name: str) -> list[float]:
-    try:
-        return [float(x) for x in s.split(",") if x.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"{name}={s!r}: expected comma-separated numbers, e.g. 0,5,10") from None
+from semcom_ota.cli.options import parse_floats as _floats
 
 
 def eval_text(

@@ -201,9 +201,9 @@ def write_card(m: Measured, card_path: Path, model: str, budget_ms: float | None
     return card_path
 
 
-def load_compressed_encoder(card_path: str | Path, tokenizer, device: str = "cpu") -> OrtLamEncoder:
-    """Load a compressed encoder by its card; a missing file, a checksum mismatch or a model that
-    fails to load is a clear error, never a silent fallback to the uncompressed model."""
+def verified_model_file(card_path: str | Path) -> tuple[dict, Path]:
+    """Read a compressed-model card and return ``(card, model file)`` after checking that the file
+    exists and its SHA-256 matches the card — a mismatch is a clear error, never a silent fallback."""
     card_path = Path(card_path)
     if not card_path.is_file():
         raise FileNotFoundError(f"compressed-model card {card_path}: not found")
@@ -218,6 +218,12 @@ def load_compressed_encoder(card_path: str | Path, tokenizer, device: str = "cpu
     if digest != card.get("sha256"):
         raise ValueError(f"card {card_path}: {path.name} has sha256 {digest[:12]}…, the card says {str(card.get('sha256'))[:12]}…: "
                          "the file does not match its card (rebuild with `semcom compress`)")
+    return card, path
+
+
+def load_compressed_encoder(card_path: str | Path, tokenizer, device: str = "cpu") -> OrtLamEncoder:
+    """Load a compressed LAM encoder by its card (see :func:`verified_model_file`)."""
+    _, path = verified_model_file(card_path)
     return OrtLamEncoder(path, tokenizer, device=device)
 
 

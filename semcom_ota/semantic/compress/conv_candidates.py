@@ -413,25 +413,12 @@ def load_compressed_conv_encoder(card_path: str | Path, device: str = "cpu", thr
 
     A missing card or file, a SHA-256 mismatch, or a file exported for another model is a clear error,
     never a silent fallback to the uncompressed model."""
-    from semcom_ota.semantic.compress.budget import sha256
+    from semcom_ota.semantic.compress.budget import verified_model_file
 
-    card_path = Path(card_path)
-    if not card_path.is_file():
-        raise FileNotFoundError(f"compressed-model card {card_path}: not found")
-    card = yaml.safe_load(card_path.read_text()) or {}
+    card, path = verified_model_file(card_path)
     model = card.get("model")
     if model not in CONV_MODELS:
         raise ValueError(f"card {card_path}: model={model!r}, expected one of {sorted(CONV_MODELS)}")
-    fname = card.get("file")
-    if not fname:
-        raise ValueError(f"card {card_path}: key 'file' = {fname!r}: expected the ONNX file name (a torch-fp32 card has no file)")
-    path = card_path.parent / fname
-    if not path.is_file():
-        raise FileNotFoundError(f"card {card_path}: model file {path} not found")
-    digest = sha256(path)
-    if digest != card.get("sha256"):
-        raise ValueError(f"card {card_path}: {path.name} has sha256 {digest[:12]}…, the card says {str(card.get('sha256'))[:12]}…: "
-                         "the file does not match its card (rebuild with `semcom compress`)")
     enc = OrtImageEncoder(path, device, threads) if model == "image" else OrtTaskEncoder(path, device, threads)
     if model != "image" and enc.kind != ("student" if model == "task" else "teacher"):
         raise ValueError(f"card {card_path}: model={model!r} but {path.name} holds a {enc.kind!r} task encoder")
