@@ -391,11 +391,7 @@ class GnuRadioLink(Link):
 
     def recv(self, timeout_s: float = 0.1) -> np.ndarray:
         self.alive()
-        if not self.sockets.buffered:
-            self.sockets.drain(timeout_s)
-        else:
-            self.sockets.drain()
-        out = self.sockets.take()
+        out = self.sockets.receive(timeout_s)
         self.stats.samples_received += out.size
         return out
 

@@ -192,6 +192,12 @@ class SampleSockets:
     def buffered(self) -> int:
         return self._buffered
 
+    def receive(self, timeout_s: float) -> np.ndarray:
+        """What a link's ``recv`` returns: every buffered sample, waiting up to ``timeout_s`` for new
+        messages only when nothing is buffered yet."""
+        self.drain(timeout_s if not self._buffered else 0.0)
+        return self.take()
+
     # ------------------------------------------------------------------------------------------ tx
     def send(self, samples: np.ndarray, alive: Callable[[], None] | None = None) -> None:
         """Send complex64 ``[n]`` in ``chunk_samples`` messages, draining RX while TX is blocked.
@@ -297,11 +303,7 @@ class ZmqLink(Link):
         self.sockets.send(samples)
 
     def recv(self, timeout_s: float = 0.1) -> np.ndarray:
-        if not self.sockets.buffered:
-            self.sockets.drain(timeout_s)
-        else:
-            self.sockets.drain()
-        out = self.sockets.take()
+        out = self.sockets.receive(timeout_s)
         self.stats.samples_received += out.size
         return out
 
