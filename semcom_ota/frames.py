@@ -71,14 +71,16 @@ class FrameMeta:
         self.seq = int(self.seq) % (MAX_SEQ + 1)
 
 
-def _check_symbols(name: str, symbols: np.ndarray) -> np.ndarray:
-    if not isinstance(symbols, np.ndarray):
-        raise TypeError(f"{name}: expected a numpy array of complex64, got {type(symbols).__name__}")
-    if symbols.ndim != 1:
-        raise ValueError(f"{name}: expected shape [n], got {symbols.shape}")
-    if not np.iscomplexobj(symbols):
-        raise TypeError(f"{name}: expected complex64, got dtype {symbols.dtype}")
-    return symbols.astype(np.complex64, copy=False)
+def check_complex_1d(x: np.ndarray, name: str) -> np.ndarray:
+    """Validate a 1-D complex array (symbols or samples) and return it as contiguous complex64.
+    Errors name the input, what it was and what was expected. Used by the frames, the PHY and the links."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array of complex64, got {type(x).__name__}")
+    if x.ndim != 1:
+        raise ValueError(f"{name}: expected shape [n], got {x.shape}")
+    if not np.iscomplexobj(x):
+        raise TypeError(f"{name}: expected complex64, got dtype {x.dtype}")
+    return np.ascontiguousarray(x, dtype=np.complex64)
 
 
 def normalise_power(symbols: np.ndarray) -> np.ndarray:
@@ -105,7 +107,7 @@ class SemanticFrame:
     meta: FrameMeta = field(default_factory=FrameMeta)
 
     def __post_init__(self) -> None:
-        self.symbols = _check_symbols("SemanticFrame.symbols", self.symbols)
+        self.symbols = check_complex_1d(self.symbols, "SemanticFrame.symbols")
         n = self.symbols.shape[0]
         self.tiers = [int(t) for t in self.tiers]
         if not self.tiers or self.tiers[-1] != n:
@@ -152,7 +154,7 @@ class RxSemanticFrame:
     info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.symbols = _check_symbols("RxSemanticFrame.symbols", self.symbols)
+        self.symbols = check_complex_1d(self.symbols, "RxSemanticFrame.symbols")
         n = self.symbols.shape[0]
         self.mask = np.asarray(self.mask, dtype=bool)
         self.noise_var = np.asarray(self.noise_var, dtype=np.float32)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from semcom_ota.frames import check_complex_1d
 from semcom_ota.registry import Registry
 
 
@@ -26,13 +27,7 @@ class LinkStats:
 
 def check_samples(samples: np.ndarray, name: str = "samples") -> np.ndarray:
     """Validate a 1-D complex array and return it as contiguous complex64."""
-    if not isinstance(samples, np.ndarray):
-        raise TypeError(f"{name}: expected a numpy array of complex64, got {type(samples).__name__}")
-    if samples.ndim != 1:
-        raise ValueError(f"{name}: expected shape [n], got {samples.shape}")
-    if not np.iscomplexobj(samples):
-        raise TypeError(f"{name}: expected complex64 samples, got dtype {samples.dtype}")
-    return np.ascontiguousarray(samples, dtype=np.complex64)
+    return check_complex_1d(samples, name)
 
 
 class Link(abc.ABC):

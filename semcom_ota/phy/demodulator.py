@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semcom_ota.frames import FrameMeta, FrameStatus, RxSemanticFrame
+from semcom_ota.frames import FrameMeta, FrameStatus, RxSemanticFrame, check_complex_1d
 from semcom_ota.phy.config import PhyConfig
 from semcom_ota.phy.equalise import (
     mmse_equalise,
@@ -115,19 +115,9 @@ class Demodulator:
         self._bad = np.zeros(0, np.int64)
         self._hits: tuple[int, int, np.ndarray, np.ndarray] = (0, 0, np.zeros(0, np.int64), np.zeros(0, np.float32))
 
-    @staticmethod
-    def _check(chunk: np.ndarray) -> np.ndarray:
-        if not isinstance(chunk, np.ndarray):
-            raise TypeError(f"chunk: expected a numpy array of complex64 samples, got {type(chunk).__name__}")
-        if chunk.ndim != 1:
-            raise ValueError(f"chunk: expected shape [n], got {chunk.shape}")
-        if not np.iscomplexobj(chunk):
-            raise TypeError(f"chunk: expected complex64 samples, got dtype {chunk.dtype}")
-        return np.ascontiguousarray(chunk, dtype=np.complex64)
-
     def feed(self, chunk: np.ndarray) -> list[RxSemanticFrame]:
         """Append complex64 samples ``[k]``; return the frames completed (possibly none)."""
-        x = self._check(chunk)
+        x = check_complex_1d(chunk, "chunk")
         if x.size == 0:
             return []
         finite = np.isfinite(x)
