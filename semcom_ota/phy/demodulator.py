@@ -329,7 +329,7 @@ class Demodulator:
                 next_search = max(pay_start, t1 - self._peak_span)
                 break
             lo = t1 + self._half
-        n_av = int(np.clip((cut - pay_start) // L, 0, fr.n_ofdm))
+        n_av = min(max((cut - pay_start) // L, 0), fr.n_ofdm)
         if self._has_bad(sync.t0, pay_start + n_av * L):
             self.stats.bad_frames += 1
             self._search = max(self._search, next_search if n_av == fr.n_ofdm else pay_start + n_av * L)
@@ -342,12 +342,10 @@ class Demodulator:
         if n_av:
             thr = sync.noise_var + 0.2 * float(np.abs(sync.h) @ np.abs(sync.h)) / lay.n_used
 
-            def energy(rows: np.ndarray) -> np.ndarray:
-                Fu = F[rows][:, lay.used_idx]
-                return (Fu.real**2 + Fu.imag**2).mean(axis=1)
-
-            if energy(np.array([nh + n_av - 1]))[0] <= thr:
-                live = np.flatnonzero(energy(np.arange(nh, nh + n_av)) > thr)
+            Fu = F[nh + n_av - 1, lay.used_idx]
+            if (Fu.real**2 + Fu.imag**2).mean() <= thr:
+                Fu = F[nh : nh + n_av][:, lay.used_idx]
+                live = np.flatnonzero((Fu.real**2 + Fu.imag**2).mean(axis=1) > thr)
                 n_rx = int(live[-1]) + 1 if live.size else 0
         if n_rx < fr.n_ofdm and next_search == fr.end:
             next_search = pay_start + n_rx * L
@@ -358,7 +356,7 @@ class Demodulator:
         # sampling-rate offset: once the windows have drifted a sample or more, move each
         # window by the rounded drift and track the rest (keeps the windows inside the CP)
         offsets = np.rint(timing_drift(theta, lay)).astype(np.int64)
-        if S and np.abs(offsets).max() >= 1:
+        if offsets.any():
             F, rot = ofdm_demodulate(self._buf, self._base, lay, sync, 0, S, offsets)
             Yp = F[:, lay.pilot_idx] * rot[:, None]
             phi, theta, pv = track_pilots(Yp, lay, sync, 0, offsets)

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.fft as sp_fft
 
 from semcom_ota.phy.layout import OfdmLayout
-from semcom_ota.phy.sync import SyncResult
+from semcom_ota.phy.sync import SyncResult, _phasor
 
 
 def _unit_phasor(phase: np.ndarray) -> np.ndarray:
@@ -76,24 +76,43 @@ def _window_bounds(n: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(start, 0, n), np.clip(start + width, 0, n)
 
 
-def _window_count(n: int, width: int) -> np.ndarray:
-    """Number of terms in each centred window of :func:`_centred_sum` (float64 ``[n]``)."""
+@lru_cache(maxsize=256)
+def _window_count_cached(n: int, width: int) -> np.ndarray:
     if width <= 1 or n <= 1:
-        return np.ones(n)
-    lo, hi = _window_bounds(n, width)
-    return (hi - lo).astype(np.float64)
+        out = np.ones(n)
+    else:
+        lo, hi = _window_bounds(n, width)
+        out = (hi - lo).astype(np.float64)
+    out.setflags(write=False)
+    return out
+
+
+def _window_count(n: int, width: int) -> np.ndarray:
+    """Number of terms in each centred window of :func:`_centred_sum` (float64 ``[n]``, shared: do
+    not modify)."""
+    return _window_count_cached(int(n), int(width))
 
 
 def _centred_sum(a: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving sum along axis 0 (edges use the available part)."""
+    """Centred moving sum along axis 0 (edges use the available part): row ``i`` sums rows
+    ``max(i - width//2, 0) .. min(i - width//2 + width, n) - 1``.
+
+    One cumulative sum padded with its first and last values at both ends, then one difference of
+    two slices (no index arrays)."""
     n = a.shape[0]
     if width <= 1 or n <= 1:
         return a.copy()
-    c = np.empty((n + 1,) + a.shape[1:], a.dtype)
-    c[0] = 0
-    np.cumsum(a, axis=0, out=c[1:])
-    lo, hi = _window_bounds(n, width)
-    return c[hi] - c[lo]
+    h = width // 2
+    c = np.empty((n + width + 1,) + a.shape[1:], a.dtype)  # c[j] = cumsum[clip(j - h, 0, n)]
+    c[: h + 1] = 0
+    np.cumsum(a, axis=0, out=c[h + 1 : h + 1 + n])
+    c[h + 1 + n :] = c[h + n]
+    return c[width : width + n] - c[:n]
+
+
+def _angle(z: np.ndarray) -> np.ndarray:
+    """``np.angle`` without its Python wrapper (same values)."""
+    return np.arctan2(z.imag, z.real)
 
 
 def _cpe_window(c: np.ndarray, var1: float, w_max: int) -> tuple[int, float]:
@@ -102,7 +121,7 @@ def _cpe_window(c: np.ndarray, var1: float, w_max: int) -> tuple[int, float]:
     each): minimises ``var1/w + q (w²-1)/12``."""
     if c.size < 3 or w_max <= 1:
         return 1, 0.0
-    d = np.angle(c[1:] * np.conj(c[:-1]))
+    d = _angle(c[1:] * np.conj(c[:-1]))
     d2 = d * d
     k = d2.size // 2
     part = np.partition(d2, (k - 1, k)) if d2.size % 2 == 0 else np.partition(d2, k)
@@ -157,24 +176,28 @@ def track_pilots(
     """
     cfg = lay.cfg
     S = Yp.shape[0]
-    pp = lay.pilot_pos
-    ref = sync.h[pp][None, :] * lay.pilots(first, S)
-    Q = Yp * np.conj(ref)  # ≈ |h|² e^{j(φ + θ k)}  (complex128 [S, P])
+    hp = sync.h[lay.pilot_pos]
+    Q = Yp * lay.pilots(first, S)  # pilot values are ±1: the same as Yp · conj(h p) below
+    Q *= np.conj(hp)  # ≈ |h|² e^{j(φ + θ k)}  (complex128 [S, P])
     step = None
     if offsets is not None:
         step = 2.0 * np.pi * np.asarray(offsets, np.float64) / lay.n_fft  # slope of a window move
         Q = Q * np.exp(-1j * step[:, None] * lay.pilot[None, :])
-    dk = np.diff(lay.pilot).astype(np.float64)
+    dk = lay.pilot_gaps
     D = _centred_sum(Q[:, 1:] * np.conj(Q[:, :-1]), cfg.sro_window)  # [S, P-1]
-    wgt = np.abs(D) * dk
+    wgt = np.abs(D)
+    wgt *= dk
     # unwrapped along time: the slope grows slowly with the sampling offset and may pass ±π/Δk
-    ang = np.unwrap(np.angle(D), axis=0)
-    theta = np.sum(wgt * ang, axis=1) / np.maximum(np.sum(wgt * dk, axis=1), 1e-300)
-    Qc = (Q * np.exp(-1j * theta[:, None] * lay.pilot[None, :])).sum(axis=1)
-    hp2 = float(np.sum(np.abs(sync.h[pp]) ** 2))
+    ang = _angle(D)
+    if S > 1 and np.abs(ang[1:] - ang[:-1]).max() >= np.pi:  # else np.unwrap changes nothing
+        ang = np.unwrap(ang, axis=0)
+    theta = (wgt * ang).sum(axis=1) / np.maximum(wgt @ dk, 1e-300)
+    Q *= _phasor(np.multiply.outer(theta, -lay.pilot_f))
+    Qc = Q.sum(axis=1)
+    hp2 = float(np.vdot(hp, hp).real)
     var1 = sync.noise_var / (2.0 * hp2)  # phase variance of one symbol's pilot phasor
     w, q = _cpe_window(Qc, var1, cfg.cpe_window)
-    phi = np.angle(_centred_sum(Qc[:, None], w)[:, 0])
+    phi = _angle(_centred_sum(Qc, w))
     n_avg = _window_count(S, w)
     phase_var = var1 / n_avg + q * (n_avg * n_avg - 1.0) / 12.0
     if step is not None:
@@ -211,7 +234,9 @@ def mmse_equalise(
     h = sync.h[dp]
     h2 = np.maximum(np.abs(h) ** 2, 1e-300)
     g = (np.conj(h) / h2).astype(np.complex64)
-    z = _unit_phasor(-(phi[:, None] + theta[:, None] * lay.data[None, :].astype(np.float64)))
+    ph = np.multiply.outer(theta, -lay.data_f)
+    ph -= phi[:, None]  # -(phi + theta·k), bit for bit
+    z = _unit_phasor(ph)
     z *= (rot[:, None] * g[None, :])
     z *= Yd
     nv_bin = ((sync.noise_var + sync.h_err_var[dp]) / h2).astype(np.float32)
@@ -243,11 +268,20 @@ def pilot_error_ratio(
     S = Yp.shape[0]
     pp = lay.pilot_pos
     h = sync.h[pp]
-    corr = _unit_phasor(-(phi[:, None] + theta[:, None] * lay.pilot[None, :].astype(np.float64)))
-    e = Yp * corr / h[None, :] - lay.pilots(0, S)
-    measured = (e.real**2 + e.imag**2).sum(axis=1)
-    pred = float(np.sum((sync.noise_var + sync.h_err_var[pp]) / np.abs(h) ** 2)) + lay.n_pilot * phase_var
-    mp = _centred_sum(np.stack([measured, pred], axis=1), width)
-    n = lay.n_pilot * _window_count(S, width)
+    ph = np.multiply.outer(theta, -lay.pilot_f)
+    ph -= phi[:, None]
+    e = Yp * _unit_phasor(ph) / h
+    e -= lay.pilots(0, S)
+    mp = np.empty((S, 2))
+    np.add(e.real * e.real, e.imag * e.imag).sum(axis=1, out=mp[:, 0])  # measured
+    np.multiply(phase_var, lay.n_pilot, out=mp[:, 1])
+    mp[:, 1] += float(np.sum((sync.noise_var + sync.h_err_var[pp]) / np.abs(h) ** 2))  # predicted
+    mp = _centred_sum(mp, width)
     ratio = mp[:, 0] / np.maximum(mp[:, 1], 1e-300)
-    return np.where(ratio > 1.0 + 3.0 / np.sqrt(n), ratio, 1.0)
+    return np.where(ratio > _ratio_limit(S, width, lay.n_pilot), ratio, 1.0)
+
+
+@lru_cache(maxsize=256)
+def _ratio_limit(S: int, width: int, n_pilot: int) -> np.ndarray:
+    """``1 + 3/sqrt(n)``: three standard deviations of a ratio of ``n`` squared errors."""
+    return 1.0 + 3.0 / np.sqrt(n_pilot * _window_count(S, width))

@@ -106,12 +106,37 @@ def pack_header(meta: FrameMeta, length: int) -> np.ndarray:
     return np.concatenate([info, crc16(info)])
 
 
+def _crc_check_matrix() -> tuple[np.ndarray, np.ndarray]:
+    """CRC-16 is affine over GF(2): ``crc16(info) = info·A + crc16(0)``. Returns float64 ``[56, 17]``
+    (columns 0..15: ``[A; I]``, so ``bits·M + crc16(0)`` is 0 mod 2 exactly when the CRC holds;
+    column 16: the info word's bit weights ``2^39 .. 2^0``, exact in float64) and ``crc16(0)``."""
+    zero = crc16(np.zeros(HEADER_BITS, np.uint8)).astype(np.int64)
+    m = np.zeros((HEADER_BITS + 16, 17))
+    for i in range(HEADER_BITS):
+        e = np.zeros(HEADER_BITS, np.uint8)
+        e[i] = 1
+        m[i, :16] = crc16(e) ^ zero
+        m[i, 16] = float(1 << (HEADER_BITS - 1 - i))
+    m[HEADER_BITS:, :16] = np.eye(16)
+    return m, zero.astype(np.float64)
+
+
+_CRC_MATRIX, _CRC_ZERO = _crc_check_matrix()
+
+
 def unpack_header(bits: np.ndarray) -> HeaderFields | None:
-    """Check the CRC of decoded bits ``[56]``; return the fields, or ``None`` if the CRC fails."""
-    info, crc = bits[:40], bits[40:56]
-    if not np.array_equal(crc16(info), crc):
+    """Check the CRC of decoded bits ``[56]``; return the fields, or ``None`` if the CRC fails.
+
+    The check is one GF(2) matrix product (same result as comparing :func:`crc16` of the 40
+    information bits with the last 16 bits)."""
+    bits = np.asarray(bits).reshape(-1)
+    if bits.size != HEADER_BITS + 16:
+        raise ValueError(f"bits: expected {HEADER_BITS + 16} header bits, got {bits.size}")
+    v = bits.astype(np.float64) @ _CRC_MATRIX
+    syn = v[:16] + _CRC_ZERO
+    if (syn - 2.0 * np.floor(syn * 0.5)).any():
         return None
-    word = int.from_bytes(np.packbits(info).tobytes(), "big")
+    word = int(v[16])
     vals = {}
     shift = HEADER_BITS
     for name, width in _FIELDS:
@@ -167,22 +192,39 @@ def _g0_inverse(n: int) -> np.ndarray:
     return h
 
 
+@lru_cache(maxsize=8)
+def _hard_decode_matrix(t: int) -> np.ndarray:
+    """float32 ``[t, 3t]`` for codewords of ``t`` trellis steps (``t - 6`` information bits):
+    ``c0 · M`` (mod 2) gives, from the first output stream ``c0`` alone, the re-encoded codeword
+    (``2t`` columns), the tail bits ``u[t-6:]`` (6) and the information bits ``u[:t-6]``, where
+    ``u = c0 / g0`` is the only input whose first stream is ``c0``. All entries 0/1; the products
+    are integers below ``t``, exact in float32."""
+    h = _g0_inverse(t)
+    inv = np.zeros((t, t), np.int64)  # u = c0 @ inv (mod 2): inv[i, j] = h[j - i]
+    for i in range(t):
+        inv[i, i:] = h[: t - i]
+    n = t - (K - 1)
+    enc = np.stack([conv_encode(np.eye(n, dtype=np.uint8)[i]) for i in range(n)]).astype(np.int64)  # [n, 2t]
+    m = np.concatenate([(inv[:, :n] @ enc) % 2, inv[:, n:], inv[:, :n]], axis=1)
+    return m.astype(np.float32)
+
+
 def hard_decode(llr: np.ndarray) -> np.ndarray | None:
     """Fast path: if the hard decisions of ``llr`` form a codeword of :func:`conv_encode` (no
     channel errors, the common case at usable SNR), return its information bits, else ``None``.
 
     The first output stream is ``u * g0`` over GF(2) and ``g0`` has a constant term, so ``u`` is
-    ``c0 * (1/g0)`` (a power series, one convolution); the codeword is then re-encoded and
-    compared with all hard decisions."""
-    c = (np.asarray(llr).reshape(-1) < 0).astype(np.uint8)
-    c0 = c[0::2].astype(np.int64)
-    u = np.convolve(c0, _g0_inverse(c0.size))[: c0.size] % 2  # u = c0 / g0 as a power series
-    if u[-(K - 1) :].any():
+    ``c0 * (1/g0)`` (a power series); the codeword is then re-encoded and compared with all hard
+    decisions. Both steps are linear over GF(2): one matrix product (:func:`_hard_decode_matrix`)."""
+    c = np.asarray(llr).reshape(-1) < 0
+    t = c.size // 2
+    if c.size % 2 or t <= K - 1:
+        raise ValueError(f"llr: expected 2·(n+6) values with n ≥ 1, got {c.size}")
+    v = c[0::2].astype(np.float32) @ _hard_decode_matrix(t)
+    v = v.astype(np.int64) & 1
+    if (v[: 2 * t] != c).any() or v[2 * t : 2 * t + K - 1].any():
         return None
-    info = u[: -(K - 1)].astype(np.uint8)
-    if not np.array_equal(conv_encode(info), c):
-        return None
-    return info
+    return v[2 * t + K - 1 :].astype(np.uint8)
 
 
 def viterbi_decode(llr: np.ndarray) -> np.ndarray:

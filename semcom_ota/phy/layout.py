@@ -37,7 +37,8 @@ class OfdmLayout:
 
     Attributes
     ----------
-    used, pilot, data: signed bin indices (int64, increasing).
+    used, pilot, data: signed bin indices (int64, increasing); pilot_f, data_f: the same as float64;
+        pilot_gaps: ``diff(pilot)`` (float64).
     used_idx, data_idx, pilot_idx: the same as FFT array indices (``bin % n_fft``).
     pilot_pos, data_pos: positions of pilot / data bins inside ``used``.
     sym_len: samples per OFDM symbol (``n_fft + cp_len``).
@@ -64,6 +65,8 @@ class OfdmLayout:
         self.pilot_pos = np.searchsorted(self.used, self.pilot)
         self.data_pos = np.searchsorted(self.used, self.data)
         self.n_used, self.n_pilot, self.n_data = self.used.size, self.pilot.size, self.data.size
+        self.pilot_gaps = np.diff(self.pilot).astype(np.float64)  # bins between adjacent pilots
+        self.pilot_f, self.data_f = self.pilot.astype(np.float64), self.data.astype(np.float64)
         self.sym_len = N + C
         self.tx_scale = cfg.backoff_rms * N / math.sqrt(self.n_used)
 
@@ -106,6 +109,11 @@ class OfdmLayout:
         self.pilot_base = np.where(rng.integers(0, 2, self.n_pilot) == 1, -1.0, 1.0)
         self.pilot_polarity = np.where(rng.integers(0, 2, 127) == 1, -1.0, 1.0)
         self._pilot_table = self.pilot_polarity[:, None] * self.pilot_base[None, :]
+        # the values of every symbol a frame can have (header + longest payload), so that
+        # pilots(first, count) is a slice
+        n_max = self.n_header_symbols + self.n_payload_symbols(MAX_PAYLOAD_SYMBOLS)
+        self._pilot_rows = self._pilot_table[np.arange(n_max) % self.pilot_polarity.size]
+        self._pilot_rows.setflags(write=False)
 
         # padding of the last payload symbol (at most n_data - 1 values)
         q = np.random.default_rng([cfg.seed, 0xF111]).integers(0, 4, self.n_data)
@@ -119,7 +127,9 @@ class OfdmLayout:
     # ---------------------------------------------------------------------------------------------
     def pilots(self, first: int, count: int) -> np.ndarray:
         """Pilot values float64 ``[count, n_pilot]`` of OFDM symbols ``first..first+count-1``
-        (symbol 0 = first header symbol)."""
+        (symbol 0 = first header symbol); shared, do not modify."""
+        if 0 <= first and first + count <= self._pilot_rows.shape[0]:
+            return self._pilot_rows[first : first + count]
         m = (first + np.arange(count)) % self.pilot_polarity.size
         return self._pilot_table[m]
 

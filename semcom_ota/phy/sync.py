@@ -4,12 +4,23 @@ noise estimation from the preambles (DESIGN §3). All stages vectorised over who
 
 from __future__ import annotations
 
+import cmath
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from semcom_ota.phy.layout import OfdmLayout
+
+
+def _phasor(phase: np.ndarray) -> np.ndarray:
+    """complex128 ``exp(1j * phase)`` of float64 ``phase`` (cos/sin: several times faster than the
+    complex exp, same values)."""
+    out = np.empty(phase.shape, np.complex128)
+    np.cos(phase, out=out.real)
+    np.sin(phase, out=out.imag)
+    return out
+
 
 def sc_window(layout: OfdmLayout) -> int:
     """Schmidl–Cox correlation window (samples): A is periodic with period ``n_fft/2`` over its whole
@@ -155,21 +166,28 @@ class Synchroniser:
         self.gram = self.atoms_h @ self.atoms
         self.max_paths = 16
         self.b_conj = np.conj(layout.b_freq)
+        # impulse response at the searched delays from the used bins: one matrix-vector product
+        self.idft_path = np.exp(2j * np.pi * np.outer(self.path_delays, layout.used) / N) / N  # [n_path, n_used]
+        self.b_n = np.arange(2 * N, dtype=np.float64)
 
     def _basis(self, taps: np.ndarray) -> np.ndarray:
         return np.exp(-2j * np.pi * np.outer(self.lay.used, taps) / self.N)
 
     # ---------------------------------------------------------------------------------------------
-    def _b_ffts(self, buf: np.ndarray, base: int, t0: int, cfo: float, ref: int) -> tuple[np.ndarray, np.ndarray]:
-        """FFTs (used bins) of B1 and B2 at timing ``t0`` after derotating by ``cfo``: ``[2, n_used]``."""
-        lay = self.lay
+    def _b_ffts(self, buf: np.ndarray, base: int, t0: int, cfo: float, ref: int) -> tuple[np.ndarray, float, float]:
+        """Used bins of the FFTs of B1 and B2 at timing ``t0`` after derotating by ``cfo``.
+
+        Returns ``Y`` complex128 ``[2, n_used]``, the per-bin noise variance ``mean|Y1 - Y2|² / 2``
+        and ``sum |H_ls|²`` over the used bins (``H_ls = mean(Y) · conj(b)``, ``|b| = 1``)."""
         N = self.N
-        start = t0 + lay.b1_start - base
-        seg = buf[start : start + 2 * N].astype(np.complex128)
-        n = np.arange(start + base - ref, start + base - ref + 2 * N)
-        seg = seg * np.exp(-2j * np.pi * cfo * n / N)
-        Y = np.fft.fft(seg.reshape(2, N), axis=1)[:, lay.used_idx]
-        return Y, seg
+        start = t0 + self.lay.b1_start - base
+        seg = buf[start : start + 2 * N] * _phasor((-2.0 * np.pi * cfo / N) * (self.b_n + (start + base - ref)))
+        Y = np.fft.fft(seg.reshape(2, N), axis=1)[:, self.lay.used_idx]
+        d = Y[0] - Y[1]
+        s = Y[0] + Y[1]
+        nv = float(np.vdot(d, d).real) / (2.0 * d.size)
+        e = float(np.vdot(s, s).real) / 4.0
+        return Y, nv, e
 
     def synchronise(self, buf: np.ndarray, base: int, t0: int, P: complex) -> SyncResult | None:
         """Acquire the frame whose coarse A start is ``t0`` (absolute). ``buf`` holds samples from
@@ -177,54 +195,50 @@ class Synchroniser:
         Returns ``None`` when the B preamble does not confirm a frame."""
         lay, N, cfg = self.lay, self.N, self.lay.cfg
         ref = t0
-        cfo1 = float(np.angle(P) / np.pi)  # fractional (mod 2) from the half-symbol repetition
+        cfo1 = cmath.phase(P) / math.pi  # fractional (mod 2) from the half-symbol repetition
         # residual from B1/B2 (lag N): phase 2π·cfo_res, unambiguous within ±0.5
         start = t0 + lay.b1_start - base
         seg = buf[start : start + 2 * N].astype(np.complex128)
-        c = np.vdot(seg[:N], seg[N:])
-        e1 = float(np.vdot(seg[:N], seg[:N]).real)
-        e2 = float(np.vdot(seg[N:], seg[N:]).real)
+        s1, s2 = seg[:N], seg[N:]
+        c = complex(np.vdot(s1, s2))
+        e1 = float(np.vdot(s1, s1).real)
+        e2 = float(np.vdot(s2, s2).real)
         if e1 <= 0 or e2 <= 0:
             return None
         rho = abs(c) / math.sqrt(e1 * e2)
         if rho < cfg.verify_threshold:
             return None
-        frac = float(np.angle(c * np.exp(-2j * np.pi * cfo1)) / (2 * np.pi))
+        frac = cmath.phase(c * cmath.exp(-2j * math.pi * cfo1)) / (2 * math.pi)
         cfo_f = cfo1 + frac
         # integer (even) part from A: the shift that makes adjacent-bin products coherent
         a0 = t0 + lay.cp_len - base
-        segA = buf[a0 : a0 + N].astype(np.complex128) * np.exp(-2j * np.pi * cfo_f * self.a_n / N)
-        YA = np.fft.fft(segA)
+        YA = np.fft.fft(buf[a0 : a0 + N] * _phasor((-2.0 * np.pi * cfo_f / N) * self.a_n))
         metric = np.abs(np.sum(YA[self.a_lo_idx] * np.conj(YA[self.a_hi_idx]) * self.a_ref_conj, axis=1))
         cfo = cfo_f + float(self.shifts[int(np.argmax(metric))])
         # first path -> fine timing (power delay profile from the zero-filled LS estimate)
-        Y, _ = self._b_ffts(buf, base, t0, cfo, ref)
-        nv = float(np.mean(np.abs(Y[0] - Y[1]) ** 2) / 2.0)
-        H_ls = Y.mean(axis=0) * self.b_conj
-        Hf = np.zeros(N, np.complex128)
-        Hf[lay.used_idx] = H_ls
-        pdp = np.abs(np.fft.ifft(Hf)) ** 2
-        delays = self.path_delays
-        p = pdp[self.path_idx]
-        thr = max(0.1 * p.max(), cfg.tap_threshold * (nv / 2.0) * lay.n_used / N**2)
+        Y, nv, e = self._b_ffts(buf, base, t0, cfo, ref)
+        H_ls = (Y[0] + Y[1]) * (0.5 * self.b_conj)
+        p = self.idft_path @ H_ls  # impulse response at the searched delays
+        p = p.real * p.real + p.imag * p.imag
         # confirmation: a real preamble puts most of the estimate's energy at plausible delays
-        # (noise spreads it over all n_fft delays: about (hi_d - lo_d) / n_fft of it lands there)
-        if float(p.sum()) < self.min_concentration * float(pdp.sum()):
+        # (noise spreads it over all n_fft delays: about (hi_d - lo_d) / n_fft of it lands there;
+        # the energy over all delays is sum |H_ls|² / n_fft by Parseval)
+        if float(p.sum()) < self.min_concentration * e / N:
             return None
+        thr = max(0.1 * float(p.max()), cfg.tap_threshold * (nv / 2.0) * lay.n_used / N**2)
         sig = np.flatnonzero(p > thr)
         if sig.size == 0:
             return None
-        shift = int(delays[sig[0]]) - cfg.timing_backoff
+        shift = int(self.path_delays[sig[0]]) - cfg.timing_backoff
         if abs(shift) > self.margin - 8:
             return None
         t0 += shift
         if shift:
-            Y, _ = self._b_ffts(buf, base, t0, cfo, ref)
-            nv = float(np.mean(np.abs(Y[0] - Y[1]) ** 2) / 2.0)
-            H_ls = Y.mean(axis=0) * self.b_conj
+            Y, nv, e = self._b_ffts(buf, base, t0, cfo, ref)
+            H_ls = (Y[0] + Y[1]) * (0.5 * self.b_conj)
         nv = max(nv, 1e-30)
         h_hat, err = self.estimate_channel(H_ls, nv / 2.0)
-        sig_pow = float(np.mean(np.abs(H_ls) ** 2)) - nv / 2.0
+        sig_pow = e / lay.n_used - nv / 2.0
         snr_bin = max(sig_pow, 1e-12 * nv) / nv
         snr_db = 10.0 * math.log10(snr_bin * lay.n_used / N)
         return SyncResult(t0=t0, phase_ref=ref, cfo=cfo, h=h_hat, h_err_var=err, noise_var=nv, snr_db=snr_db, rho=rho)
@@ -246,31 +260,37 @@ class Synchroniser:
         paths, whose error variance is ``ls_var · diag(D (D^H D)^-1 D^H)`` (about ``ls_var · K / n_used``).
         """
         D, G = self.atoms, self.gram
-        n = D.shape[0]
+        n, n_atoms = D.shape
         thr = self.lay.cfg.tap_threshold * ls_var
-        c0 = self.atoms_h @ H_ls  # correlations of every atom with the estimate
-        corr = c0
-        sel: list[int] = []
-        coef = np.zeros(0, np.complex128)
-        norm = np.full(G.shape[0], float(n))  # energy of each atom orthogonal to the chosen ones
+        # Gram–Schmidt in atom space, one chosen atom at a time: row k of R holds <u_k, d_j> for
+        # the orthonormal basis u_1..u_K of the chosen atoms; norm_j = |d_j|² - sum_k |R_kj|² is the
+        # energy of atom j orthogonal to them, corr_j = <d_j, residual>, b_k = <u_k, H_ls>
+        corr = self.atoms_h @ H_ls  # correlations of every atom with the estimate
+        c0 = corr.copy()
+        R = np.zeros((self.max_paths, n_atoms), np.complex128)
+        U = np.zeros((self.max_paths, n), np.complex128)
+        b = np.zeros(self.max_paths, np.complex128)
+        norm = np.full(n_atoms, float(n))  # every atom has unit-modulus entries
+        floor = 1e-9 * n
+        K = 0
         for _ in range(self.max_paths):
-            if sel:
-                Gs = G[:, sel]
-                M = np.linalg.solve(G[np.ix_(sel, sel)], Gs.conj().T)  # [K, atoms]
-                norm = n - np.real(np.sum(Gs * M.T, axis=1))
-                norm[sel] = np.inf
             # residual energy removed by adding atom j (orthogonal least squares: the right
             # criterion for a dictionary of strongly correlated half-sample delays)
-            gain = (corr.real * corr.real + corr.imag * corr.imag) / np.maximum(norm, 1e-9 * n)
+            gain = (corr.real * corr.real + corr.imag * corr.imag) / np.maximum(norm, floor)
             j = int(np.argmax(gain))
-            if sel and gain[j] < thr:
+            if K and gain[j] < thr:
                 break
-            sel.append(j)
-            Gss = G[np.ix_(sel, sel)]
-            coef = np.linalg.solve(Gss, c0[sel])
-            corr = c0 - G[:, sel] @ coef  # D^H (H_ls - D_S coef) without forming the residual
-        Dk = D[:, sel]
-        h_hat = Dk @ coef
-        Gi = np.linalg.inv(G[np.ix_(sel, sel)])
-        err = ls_var * np.real(np.sum((Dk @ Gi) * np.conj(Dk), axis=1))
+            rc = R[:K, j].conj()
+            rkk = math.sqrt(max(float(norm[j]), floor))
+            R[K] = (G[j] - rc @ R[:K]) / rkk
+            U[K] = (D[:, j] - R[:K, j] @ U[:K]) / rkk
+            b[K] = (c0[j] - rc @ b[:K]) / rkk
+            corr -= b[K] * R[K].conj()
+            r = R[K]
+            norm -= r.real * r.real + r.imag * r.imag
+            K += 1
+            norm[j] = np.inf
+        Uk = U[:K]
+        h_hat = b[:K] @ Uk
+        err = ls_var * (Uk.real * Uk.real + Uk.imag * Uk.imag).sum(axis=0)
         return h_hat, np.maximum(err, 0.0)
