@@ -11,11 +11,11 @@ import numpy as np
 from semcom_ota.frames import FrameMeta, FrameStatus, RxSemanticFrame, check_complex_1d
 from semcom_ota.phy.config import PhyConfig
 from semcom_ota.phy.equalise import (
+    header_llrs,
     mmse_equalise,
     ofdm_demodulate,
     pilot_error_ratio,
     timing_drift,
-    track_common_phase,
     track_pilots,
 )
 from semcom_ota.phy.header import HEADER_VERSION, HeaderFields, hard_decode, unpack_header, viterbi_decode
@@ -100,6 +100,7 @@ class Demodulator:
         # samples; a frame that cuts another short must stand out more clearly (SNR ≳ 3 dB)
         self._inframe_threshold = max(cfg.detect_threshold, 0.3)
         self._stride = math.gcd(math.gcd(self._W, self._half), 8)
+        self._peak_kernel = np.ones(self._stride + 1)
         self._block = 1 << 16
         self._total = 0
         self._reset_stream()
@@ -120,8 +121,9 @@ class Demodulator:
         x = check_complex_1d(chunk, "chunk")
         if x.size == 0:
             return []
-        finite = np.isfinite(x)
-        if not finite.all():
+        # one reduction instead of an elementwise test: NaN/inf make the sum non-finite (a finite
+        # overflow only sends us to the exact test)
+        if not np.isfinite(np.add.reduce(x.view(np.float32))) and not (finite := np.isfinite(x)).all():
             bad = np.flatnonzero(~finite)
             x = x.copy()
             x[bad] = 0
@@ -196,10 +198,11 @@ class Demodulator:
         hi = min(d1 + self._peak_span, self._total - half - W + 1)
         seg = self._buf[d1 - self._base : hi - self._base + half + W - 1]
         P, R1, R2, _ = schmidl_cox(seg, half, W)
-        m = (P.real**2 + P.imag**2) / np.maximum(R1 * R2, 1e-300)
+        m = P.real * P.real
+        m += P.imag * P.imag
+        m /= np.maximum(R1 * R2, 1e-300)
         # the metric falls off linearly either side of A's start: smooth before the arg-max (noise)
-        k = self._stride + 1
-        i = int(np.argmax(np.convolve(m, np.ones(k), mode="same")))
+        i = int(np.argmax(np.convolve(m, self._peak_kernel, mode="same")))
         return d1 + i, complex(P[i])
 
     def _next_candidate(self, final: bool) -> tuple[int, complex] | None:
@@ -290,13 +293,8 @@ class Demodulator:
 
     def _decode_header(self, res: SyncResult) -> HeaderFields | None:
         lay = self.layout
-        nh = lay.n_header_symbols
-        F, rot = ofdm_demodulate(self._buf, self._base, lay, res, 0, nh)
-        Yp = F[:, lay.pilot_idx] * rot[:, None]
-        z, nv = mmse_equalise(F[:, lay.data_idx], rot, lay, res, *track_common_phase(Yp, lay, res, 0))
-        llr = (4.0 * z.real / nv).reshape(-1).astype(np.float64)
-        rep = llr[lay.header_interleave]
-        coded = np.bincount(np.arange(rep.size) % HEADER_CODED_BITS, weights=rep, minlength=HEADER_CODED_BITS)
+        llr = header_llrs(self._buf, self._base, lay, res)
+        coded = np.bincount(lay.header_fold, weights=llr.reshape(-1), minlength=HEADER_CODED_BITS)
         bits = hard_decode(coded)
         if bits is None:
             bits = viterbi_decode(coded)
@@ -340,10 +338,9 @@ class Demodulator:
         # the samples fell silent (burst cut in the channel): drop the silent tail
         n_rx = n_av
         if n_av:
-            thr = sync.noise_var + 0.2 * float(np.abs(sync.h) @ np.abs(sync.h)) / lay.n_used
-
+            thr = sync.noise_var + 0.2 * float(np.vdot(sync.h, sync.h).real) / lay.n_used
             Fu = F[nh + n_av - 1, lay.used_idx]
-            if (Fu.real**2 + Fu.imag**2).mean() <= thr:
+            if float(np.vdot(Fu, Fu).real) / lay.n_used <= thr:
                 Fu = F[nh : nh + n_av][:, lay.used_idx]
                 live = np.flatnonzero((Fu.real**2 + Fu.imag**2).mean(axis=1) > thr)
                 n_rx = int(live[-1]) + 1 if live.size else 0
@@ -382,5 +379,5 @@ class Demodulator:
         f = RxSemanticFrame(symbols, mask, noise_var, sync.snr_db, meta, status)
         f.info.update(self._info(sync))
         f.info["ofdm_symbols_received"] = n_rx
-        f.info["noise_var_inflation"] = float(inflation.mean()) if inflation.size else 1.0
+        f.info["noise_var_inflation"] = float(np.add.reduce(inflation)) / inflation.size if inflation.size else 1.0
         return f

@@ -37,8 +37,8 @@ class OfdmLayout:
 
     Attributes
     ----------
-    used, pilot, data: signed bin indices (int64, increasing); pilot_f, data_f: the same as float64;
-        pilot_gaps: ``diff(pilot)`` (float64).
+    used, pilot, data: signed bin indices (int64, increasing); pilot_f, data_f (data_f32): the same
+        as float64 (float32); pilot_gaps: ``diff(pilot)`` (float64).
     used_idx, data_idx, pilot_idx: the same as FFT array indices (``bin % n_fft``).
     pilot_pos, data_pos: positions of pilot / data bins inside ``used``.
     sym_len: samples per OFDM symbol (``n_fft + cp_len``).
@@ -67,6 +67,7 @@ class OfdmLayout:
         self.n_used, self.n_pilot, self.n_data = self.used.size, self.pilot.size, self.data.size
         self.pilot_gaps = np.diff(self.pilot).astype(np.float64)  # bins between adjacent pilots
         self.pilot_f, self.data_f = self.pilot.astype(np.float64), self.data.astype(np.float64)
+        self.data_f32 = self.data.astype(np.float32)
         self.sym_len = N + C
         self.tx_scale = cfg.backoff_rms * N / math.sqrt(self.n_used)
 
@@ -113,7 +114,9 @@ class OfdmLayout:
         # pilots(first, count) is a slice
         n_max = self.n_header_symbols + self.n_payload_symbols(MAX_PAYLOAD_SYMBOLS)
         self._pilot_rows = self._pilot_table[np.arange(n_max) % self.pilot_polarity.size]
-        self._pilot_rows.setflags(write=False)
+        self._pilot_rows_c = {np.dtype(t): self._pilot_rows.astype(t) for t in (np.complex64, np.complex128)}
+        for a in (self._pilot_rows, *self._pilot_rows_c.values()):
+            a.setflags(write=False)
 
         # padding of the last payload symbol (at most n_data - 1 values)
         q = np.random.default_rng([cfg.seed, 0xF111]).integers(0, 4, self.n_data)
@@ -123,6 +126,14 @@ class OfdmLayout:
         # header interleaver over the coded bits of all header symbols
         n_hdr_bits = self.n_header_symbols * self.n_data
         self.header_interleave = np.random.default_rng([cfg.seed, 0x4EAD]).permutation(n_hdr_bits)
+        # receiver side: coded bit (0..HEADER_CODED_BITS-1) carried by each header slot (grid
+        # order), so that the soft combination of the repetitions is one bincount
+        self.header_fold = np.empty(n_hdr_bits, np.int64)
+        self.header_fold[self.header_interleave] = np.arange(n_hdr_bits) % HEADER_CODED_BITS
+        # sample offsets of the header's FFT windows from the first one: [n_header_symbols, n_fft]
+        self.header_sample_offsets = (
+            self.sym_len * np.arange(self.n_header_symbols, dtype=np.float64)[:, None] + np.arange(N, dtype=np.float64)[None, :]
+        )
 
     # ---------------------------------------------------------------------------------------------
     def pilots(self, first: int, count: int) -> np.ndarray:
@@ -132,6 +143,13 @@ class OfdmLayout:
             return self._pilot_rows[first : first + count]
         m = (first + np.arange(count)) % self.pilot_polarity.size
         return self._pilot_table[m]
+
+    def pilots_complex(self, first: int, count: int, dtype: type = np.complex128) -> np.ndarray:
+        """:meth:`pilots` as complex64 or complex128 (so that products with received pilots stay
+        in one dtype); shared, do not modify."""
+        if 0 <= first and first + count <= self._pilot_rows.shape[0]:
+            return self._pilot_rows_c[np.dtype(dtype)][first : first + count]
+        return self.pilots(first, count).astype(dtype)
 
     def n_payload_symbols(self, n: int) -> int:
         """OFDM symbols that carry ``n`` payload symbols."""

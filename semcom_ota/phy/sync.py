@@ -213,7 +213,7 @@ class Synchroniser:
         # integer (even) part from A: the shift that makes adjacent-bin products coherent
         a0 = t0 + lay.cp_len - base
         YA = np.fft.fft(buf[a0 : a0 + N] * _phasor((-2.0 * np.pi * cfo_f / N) * self.a_n))
-        metric = np.abs(np.sum(YA[self.a_lo_idx] * np.conj(YA[self.a_hi_idx]) * self.a_ref_conj, axis=1))
+        metric = np.abs((YA[self.a_lo_idx] * np.conj(YA[self.a_hi_idx])) @ self.a_ref_conj[0])
         cfo = cfo_f + float(self.shifts[int(np.argmax(metric))])
         # first path -> fine timing (power delay profile from the zero-filled LS estimate)
         Y, nv, e = self._b_ffts(buf, base, t0, cfo, ref)
