@@ -52,21 +52,23 @@ def ofdm_demodulate(
         return np.zeros((0, N), np.complex64), np.zeros(0, np.complex64)
     start = sync.t0 + lay.header_start + first * L + lay.cp_len  # absolute FFT window start of symbol `first`
     s0 = start - base
-    m = np.arange(count, dtype=np.int64)
     if offsets is None:
         blk = buf[s0 : s0 + count * L]
         if blk.size < count * L:  # the last window may lack up to cp_len trailing samples
             blk = np.concatenate([blk, np.zeros(count * L - blk.size, np.complex64)])
         win = blk.reshape(count, L)[:, :N]
-        pos = L * m
+        pos = lay.symbol_offsets(count)
     else:
-        pos = L * m + np.asarray(offsets, np.int64)
-        idx = s0 + pos[:, None] + np.arange(N)[None, :]
+        ipos = L * np.arange(count, dtype=np.int64) + np.asarray(offsets, np.int64)
+        idx = s0 + ipos[:, None] + np.arange(N)[None, :]
         ok = (idx >= 0) & (idx < buf.size)
         win = np.where(ok, buf[np.clip(idx, 0, max(buf.size - 1, 0))], 0).astype(np.complex64)
+        pos = ipos.astype(np.float64)
     w = 2.0 * np.pi * sync.cfo / N
-    rot = _unit_phasor(np.mod(-w * (start - sync.phase_ref + pos.astype(np.float64)), 2.0 * np.pi))
-    F = win * _unit_phasor(-w * np.arange(N))[None, :]
+    ph = pos * -w
+    ph += -w * (start - sync.phase_ref)
+    rot = _unit_phasor(np.mod(ph, 2.0 * np.pi, out=ph))
+    F = win * _unit_phasor(lay.fft_n * -w)
     return sp_fft.fft(F, axis=1, overwrite_x=True), rot
 
 
@@ -164,7 +166,7 @@ def header_llrs(buf: np.ndarray, base: int, lay: OfdmLayout, sync: SyncResult) -
     ph = np.mod(-w * (lay.header_sample_offsets + float(start - sync.phase_ref)), 2.0 * np.pi)
     F = np.fft.fft(blk.reshape(nh, L)[:, :N] * _unit_phasor(ph), axis=1)
     hp = sync.h[lay.pilot_pos]
-    Qs = (F[:, lay.pilot_idx] * (lay.pilots(0, nh) * np.conj(hp))).sum(axis=1)
+    Qs = np.dot(F[:, lay.pilot_idx] * (lay.pilots_complex(0, nh) * np.conj(hp)), lay.ones_pilot_c)
     hd = sync.h[lay.data_pos]
     h2 = np.maximum(np.abs(hd) ** 2, 1e-300)
     pv = sync.noise_var / (2.0 * float(np.vdot(hp, hp).real))
@@ -205,7 +207,6 @@ def track_pilots(
     """
     cfg = lay.cfg
     S = Yp.shape[0]
-    P = lay.n_pilot
     hp = sync.h[lay.pilot_pos]
     # one dtype per product (mixed-dtype ufuncs take a slow casting path), row sums as products
     # with a ones vector (much faster than .sum(axis=1) over 3-4 columns)
@@ -225,9 +226,9 @@ def track_pilots(
     if S > 1 and np.abs(ang[1:] - ang[:-1]).max() >= np.pi:  # else np.unwrap changes nothing
         ang = np.unwrap(ang, axis=0)
     ang *= wgt
-    theta = np.dot(ang, np.ones(P - 1)) / np.maximum(np.dot(wgt, dk), 1e-300)
+    theta = np.dot(ang, lay.ones_pilot[1:]) / np.maximum(np.dot(wgt, dk), 1e-300)
     Q *= _unit_phasor(np.multiply.outer(theta, -lay.pilot_f)).astype(np.complex128)
-    Qc = np.dot(Q, np.ones(P, np.complex128))
+    Qc = np.dot(Q, lay.ones_pilot_c)
     hp2 = float(np.vdot(hp, hp).real)
     var1 = sync.noise_var / (2.0 * hp2)  # phase variance of one symbol's pilot phasor
     w, q = _cpe_window(Qc, var1, cfg.cpe_window)
@@ -315,9 +316,11 @@ def pilot_error_ratio(
     e2 = e.real * e.real
     e2 += e.imag * e.imag
     mp = np.empty((S, 2))
-    mp[:, 0] = np.dot(e2, np.ones(lay.n_pilot, np.float32))  # measured
+    mp[:, 0] = np.dot(e2, lay.ones_pilot_f32)  # measured
     np.multiply(phase_var, lay.n_pilot, out=mp[:, 1])
-    mp[:, 1] += float(np.sum((sync.noise_var + sync.h_err_var[pp]) / np.abs(h) ** 2))  # predicted
+    hm = np.abs(h)
+    hm *= hm
+    mp[:, 1] += float(np.add.reduce((sync.noise_var + sync.h_err_var[pp]) / hm))  # predicted
     mp = _centred_sum(mp, width)
     ratio = mp[:, 0] / np.maximum(mp[:, 1], 1e-300)
     return np.where(ratio > _ratio_limit(S, width, lay.n_pilot), ratio, 1.0)

@@ -194,19 +194,25 @@ def _g0_inverse(n: int) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _hard_decode_matrix(t: int) -> np.ndarray:
-    """float32 ``[t, 3t]`` for codewords of ``t`` trellis steps (``t - 6`` information bits):
-    ``c0 · M`` (mod 2) gives, from the first output stream ``c0`` alone, the re-encoded codeword
-    (``2t`` columns), the tail bits ``u[t-6:]`` (6) and the information bits ``u[:t-6]``, where
-    ``u = c0 / g0`` is the only input whose first stream is ``c0``. All entries 0/1; the products
-    are integers below ``t``, exact in float32."""
+    """uint8 ``[2t, 2t + t]`` for codewords of ``t`` trellis steps (``t - 6`` information bits).
+
+    For hard decisions ``c`` (``[2t]``, 0/1), ``c · M`` (mod 2) is: the re-encoding of ``u = c0 / g0``
+    XOR ``c`` (``2t`` columns, all 0 exactly when ``c`` is a codeword, since ``u`` is the only input
+    whose first output stream is ``c0``), the tail bits ``u[t-6:]`` (6, all 0 for a terminated
+    codeword) and the information bits ``u[:t-6]``. Entries 0/1; the product over GF(2) is the
+    XOR of the rows where ``c = 1`` (no BLAS call, whose threading costs more than the work)."""
     h = _g0_inverse(t)
     inv = np.zeros((t, t), np.int64)  # u = c0 @ inv (mod 2): inv[i, j] = h[j - i]
     for i in range(t):
         inv[i, i:] = h[: t - i]
     n = t - (K - 1)
     enc = np.stack([conv_encode(np.eye(n, dtype=np.uint8)[i]) for i in range(n)]).astype(np.int64)  # [n, 2t]
-    m = np.concatenate([(inv[:, :n] @ enc) % 2, inv[:, n:], inv[:, :n]], axis=1)
-    return m.astype(np.float32)
+    m = np.zeros((2 * t, 3 * t), np.int64)
+    m[0::2] = np.concatenate([(inv[:, :n] @ enc) % 2, inv[:, n:], inv[:, :n]], axis=1)  # from c0
+    m[np.arange(2 * t), np.arange(2 * t)] ^= 1  # XOR with c itself
+    m = m.astype(np.uint8)
+    m.setflags(write=False)
+    return m
 
 
 def hard_decode(llr: np.ndarray) -> np.ndarray | None:
@@ -215,16 +221,15 @@ def hard_decode(llr: np.ndarray) -> np.ndarray | None:
 
     The first output stream is ``u * g0`` over GF(2) and ``g0`` has a constant term, so ``u`` is
     ``c0 * (1/g0)`` (a power series); the codeword is then re-encoded and compared with all hard
-    decisions. Both steps are linear over GF(2): one matrix product (:func:`_hard_decode_matrix`)."""
-    c = np.asarray(llr).reshape(-1) < 0
-    t = c.size // 2
-    if c.size % 2 or t <= K - 1:
-        raise ValueError(f"llr: expected 2·(n+6) values with n ≥ 1, got {c.size}")
-    v = c[0::2].astype(np.float32) @ _hard_decode_matrix(t)
-    v = v.astype(np.int64) & 1
-    if (v[: 2 * t] != c).any() or v[2 * t : 2 * t + K - 1].any():
+    decisions. All of it is linear over GF(2): one matrix product (:func:`_hard_decode_matrix`)."""
+    llr = np.asarray(llr).reshape(-1)
+    t = llr.size // 2
+    if llr.size % 2 or t <= K - 1:
+        raise ValueError(f"llr: expected 2·(n+6) values with n ≥ 1, got {llr.size}")
+    v = np.bitwise_xor.reduce(_hard_decode_matrix(t)[llr < 0], axis=0)
+    if v[: 2 * t + K - 1].any():
         return None
-    return v[2 * t + K - 1 :].astype(np.uint8)
+    return v[2 * t + K - 1 :]
 
 
 def viterbi_decode(llr: np.ndarray) -> np.ndarray:

@@ -68,6 +68,11 @@ class OfdmLayout:
         self.pilot_gaps = np.diff(self.pilot).astype(np.float64)  # bins between adjacent pilots
         self.pilot_f, self.data_f = self.pilot.astype(np.float64), self.data.astype(np.float64)
         self.data_f32 = self.data.astype(np.float32)
+        # receiver constants: sums over pilots as dot products, sample offsets of FFT windows
+        self.ones_pilot = np.ones(self.n_pilot)
+        self.ones_pilot_c = np.ones(self.n_pilot, np.complex128)
+        self.ones_pilot_f32 = np.ones(self.n_pilot, np.float32)
+        self.fft_n = np.arange(N, dtype=np.float64)
         self.sym_len = N + C
         self.tx_scale = cfg.backoff_rms * N / math.sqrt(self.n_used)
 
@@ -114,6 +119,8 @@ class OfdmLayout:
         # pilots(first, count) is a slice
         n_max = self.n_header_symbols + self.n_payload_symbols(MAX_PAYLOAD_SYMBOLS)
         self._pilot_rows = self._pilot_table[np.arange(n_max) % self.pilot_polarity.size]
+        self._sym_offsets = self.sym_len * np.arange(n_max, dtype=np.float64)
+        self._sym_offsets.setflags(write=False)
         self._pilot_rows_c = {np.dtype(t): self._pilot_rows.astype(t) for t in (np.complex64, np.complex128)}
         for a in (self._pilot_rows, *self._pilot_rows_c.values()):
             a.setflags(write=False)
@@ -150,6 +157,13 @@ class OfdmLayout:
         if 0 <= first and first + count <= self._pilot_rows.shape[0]:
             return self._pilot_rows_c[np.dtype(dtype)][first : first + count]
         return self.pilots(first, count).astype(dtype)
+
+    def symbol_offsets(self, count: int) -> np.ndarray:
+        """float64 ``[count]``: ``sym_len · m``, the sample offset of OFDM symbol ``m`` from symbol 0;
+        shared, do not modify."""
+        if count <= self._sym_offsets.size:
+            return self._sym_offsets[:count]
+        return self.sym_len * np.arange(count, dtype=np.float64)
 
     def n_payload_symbols(self, n: int) -> int:
         """OFDM symbols that carry ``n`` payload symbols."""

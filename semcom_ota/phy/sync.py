@@ -164,6 +164,9 @@ class Synchroniser:
         self.atoms = self._basis(self.est_delays)  # [n_used, n_atoms]
         self.atoms_h = np.ascontiguousarray(self.atoms.conj().T)
         self.gram = self.atoms_h @ self.atoms
+        n_used = layout.n_used
+        self.gram_conj_n = np.conj(self.gram) / n_used  # corr update after the first atom
+        self.norm_after_one = n_used - np.abs(self.gram) ** 2 / n_used  # norm after the first atom
         self.max_paths = 16
         self.b_conj = np.conj(layout.b_freq)
         # impulse response at the searched delays from the used bins: one matrix-vector product
@@ -265,32 +268,45 @@ class Synchroniser:
         # Gram–Schmidt in atom space, one chosen atom at a time: row k of R holds <u_k, d_j> for
         # the orthonormal basis u_1..u_K of the chosen atoms; norm_j = |d_j|² - sum_k |R_kj|² is the
         # energy of atom j orthogonal to them, corr_j = <d_j, residual>, b_k = <u_k, H_ls>
-        corr = self.atoms_h @ H_ls  # correlations of every atom with the estimate
-        c0 = corr.copy()
-        R = np.zeros((self.max_paths, n_atoms), np.complex128)
-        U = np.zeros((self.max_paths, n), np.complex128)
-        b = np.zeros(self.max_paths, np.complex128)
-        norm = np.full(n_atoms, float(n))  # every atom has unit-modulus entries
+        c0 = self.atoms_h @ H_ls  # correlations of every atom with the estimate
+        # first atom (every atom has energy n): the largest |correlation|; R_0 = G_j / sqrt(n)
+        j = int(np.argmax(np.abs(c0)))
+        rn = 1.0 / math.sqrt(n)
+        R = np.empty((self.max_paths, n_atoms), np.complex128)
+        U = np.empty((self.max_paths, n), np.complex128)
+        b = np.empty(self.max_paths, np.complex128)
+        R[0] = G[j] * rn
+        U[0] = D[:, j] * rn
+        b[0] = c0[j] * rn
+        corr = c0 - c0[j] * self.gram_conj_n[j]
+        norm = self.norm_after_one[j].copy()
+        norm[j] = np.inf
         floor = 1e-9 * n
-        K = 0
-        for _ in range(self.max_paths):
+        K = 1
+        while K < self.max_paths:
             # residual energy removed by adding atom j (orthogonal least squares: the right
             # criterion for a dictionary of strongly correlated half-sample delays)
-            gain = (corr.real * corr.real + corr.imag * corr.imag) / np.maximum(norm, floor)
+            gain = np.abs(corr)
+            gain *= gain
+            gain /= np.maximum(norm, floor)
             j = int(np.argmax(gain))
-            if K and gain[j] < thr:
+            if gain[j] < thr:
                 break
             rc = R[:K, j].conj()
-            rkk = math.sqrt(max(float(norm[j]), floor))
-            R[K] = (G[j] - rc @ R[:K]) / rkk
-            U[K] = (D[:, j] - R[:K, j] @ U[:K]) / rkk
-            b[K] = (c0[j] - rc @ b[:K]) / rkk
-            corr -= b[K] * R[K].conj()
+            rkk = 1.0 / math.sqrt(max(float(norm[j]), floor))
+            R[K] = (G[j] - rc @ R[:K]) * rkk
+            U[K] = (D[:, j] - R[:K, j] @ U[:K]) * rkk
+            b[K] = (c0[j] - rc @ b[:K]) * rkk
             r = R[K]
-            norm -= r.real * r.real + r.imag * r.imag
-            K += 1
+            corr -= b[K] * r.conj()
+            r = np.abs(r)
+            r *= r
+            norm -= r
             norm[j] = np.inf
+            K += 1
+        if K == 1:  # one path: the LS refit is the projection on it; |atom|² / n = 1/n per bin
+            return b[0] * U[0], np.full(n, ls_var / n)
         Uk = U[:K]
         h_hat = b[:K] @ Uk
-        err = ls_var * (Uk.real * Uk.real + Uk.imag * Uk.imag).sum(axis=0)
+        err = ls_var * np.ones(K) @ (Uk.real * Uk.real + Uk.imag * Uk.imag)
         return h_hat, np.maximum(err, 0.0)
