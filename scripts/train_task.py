@@ -3,6 +3,8 @@
 
     .venv/bin/python scripts/train_task.py                     # all stages in order
     .venv/bin/python scripts/train_task.py --stage student     # one stage
+    python3 scripts/train_task.py --recipe gpu --device cuda --data-dir DIR --out-dir OUT \
+        --models /tmp/task/models --ckpt /tmp/task/ckpt          # the GPU recipe, all stages
 
 Stages (each skips when its output exists, unless --force; checkpoints under checkpoints/task/):
   teacher       train the large teacher CNN                 -> checkpoints/task/teacher.safetensors
@@ -14,6 +16,18 @@ Stages (each skips when its output exists, unless --force; checkpoints under che
   fractions     students on 25 % and 50 % of the training data (for the data-efficiency figure)
   online        online-distillation baseline (teacher forward every step) on the 25 % data, for the
                 wall-time comparison with the stored-output student of the same data and epochs
+
+Recipes (--recipe; explicit options override them):
+  cpu   arch v1 (TeacherNet 1.7 M params, 16/32/32 student), teacher 8 epochs with the OneCycle ->
+        cosine switch after 4, students 8 epochs, batch 128, no student augmentation (the defaults).
+  gpu   arch v2 (ResNet teacher 2.7 M params, 32/64/64/64 student), teacher 40 epochs batch 512
+        lr 4e-3 plain OneCycle with bfloat16 autocast, students 60 epochs batch 512 lr 3e-3 with
+        flip/shift augmentation (stored targets are those of the clean image); teacher-jscc
+        without augmentation (its frozen features come from the store).
+
+--out-dir DIR writes the log (train_task.log) and, after every stage, what the stages made so far
+(task_models.tar: the cards and codec weights; task_ckpt.tar: summaries.json and the 25/50 % and
+online students; teacher.safetensors; teacher_store.safetensors): <= 5 files, each < 16 MiB.
 """
 
 from __future__ import annotations
@@ -21,7 +35,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import shutil
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -38,12 +55,50 @@ from semcom_ota.train import task as T  # noqa: E402
 
 log = logging.getLogger("train_task")
 STAGES = ("teacher", "store", "student", "teacher-jscc", "fractions", "online")
+RECIPES = {
+    "cpu": {"arch": "v1", "teacher_epochs": 8, "teacher_batch": 128, "teacher_lr": 3e-3, "anneal_after": 4,
+            "epochs": 8, "batch": 128, "lr": 2e-3, "augment": False, "amp": False},
+    "gpu": {"arch": "v2", "teacher_epochs": 40, "teacher_batch": 512, "teacher_lr": 4e-3, "anneal_after": -1,
+            "epochs": 60, "batch": 512, "lr": 3e-3, "augment": True, "amp": True},
+}
+MAX_OUT_BYTES = 16 * 1024 * 1024
 
 
-def write_card(path: Path, codec: str, kind: str, weights: Path, training: dict, notes: str) -> None:
+def pack_outputs(out_dir: Path, models: Path, ck: Path) -> list[Path]:
+    """Copy what the stages made so far into ``out_dir`` as <= 4 files (plus the log), each checked
+    against 16 MiB: task_models.tar (cards + codec weights), task_ckpt.tar (summaries + fraction and
+    online students), teacher.safetensors, teacher_store.safetensors."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    groups = {
+        "task_models.tar": [models / f"{n}.{e}" for n in ("task_fmnist", "teacher_jscc") for e in ("yaml", "safetensors")],
+        "task_ckpt.tar": [ck / "summaries.json"] + [ck / f"student_{k}.safetensors" for k in ("frac25", "frac50", "online25")],
+    }
+    written = []
+    for name, files in groups.items():
+        files = [f for f in files if f.is_file()]
+        if not files:
+            continue
+        tmp = out_dir / (name + ".tmp")
+        with tarfile.open(tmp, "w") as tar:
+            for f in files:
+                tar.add(f, arcname=f.name)
+        tmp.replace(out_dir / name)
+        written.append(out_dir / name)
+    for f in (ck / "teacher.safetensors", ck / "teacher_store.safetensors"):
+        if f.is_file():
+            shutil.copyfile(f, out_dir / f.name)
+            written.append(out_dir / f.name)
+    for f in written:
+        if f.stat().st_size >= MAX_OUT_BYTES:
+            log.warning("%s: %.1f MiB, over the 16 MiB a fetched file may have", f, f.stat().st_size / 2**20)
+    return written
+
+
+def write_card(path: Path, codec: str, kind: str, weights: Path, training: dict, notes: str, arch: str = "v1") -> None:
     card = {
         "codec": codec,
         "kind": kind,
+        "arch": arch,
         "weights": weights.name,
         "sha256": sha256_file(weights),
         "n_symbols": 64,
@@ -66,20 +121,66 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stage", choices=STAGES + ("all",), default="all")
     ap.add_argument("--force", action="store_true", help="redo a stage whose output exists")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--teacher-epochs", type=int, default=8)
-    ap.add_argument("--epochs", type=int, default=8, help="student / teacher-jscc epochs")
+    ap.add_argument("--recipe", choices=tuple(RECIPES), default="cpu", help="defaults of the options below")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda (default cpu)")
+    ap.add_argument("--arch", choices=("v1", "v2"), default=None, help="network generation (nets.ARCHS)")
+    ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                    help="bfloat16 autocast of the teacher (training, online targets)")
+    ap.add_argument("--teacher-epochs", type=int, default=None)
+    ap.add_argument("--teacher-batch", type=int, default=None)
+    ap.add_argument("--teacher-lr", type=float, default=None)
+    ap.add_argument("--anneal-after", type=int, default=None,
+                    help="teacher: switch OneCycle to a 2-epoch cosine after this epoch (-1: plain OneCycle)")
+    ap.add_argument("--epochs", type=int, default=None, help="student / teacher-jscc epochs")
+    ap.add_argument("--batch", type=int, default=None, help="student / teacher-jscc batch")
+    ap.add_argument("--lr", type=float, default=None, help="student / teacher-jscc peak learning rate")
+    ap.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                    help="flip/shift augmentation of the students' images")
     ap.add_argument("--max-steps", type=int, default=None, help="cap steps per epoch (smoke runs only)")
+    ap.add_argument("--limit-items", type=int, default=None,
+                    help="keep the first N items of the train and val splits (smoke runs only)")
     ap.add_argument("--beta", type=float, default=T.SystemConfig.beta, help="information-bottleneck weight")
+    ap.add_argument("--data-dir", type=Path, default=None,
+                    help="folder of the Fashion-MNIST IDX .gz files (default $SEMCOM_FASHION_MNIST_DIR or the Debian path)")
     ap.add_argument("--models", type=Path, default=ROOT / "models")
     ap.add_argument("--ckpt", type=Path, default=ROOT / "checkpoints" / "task")
+    ap.add_argument("--out-dir", type=Path, default=None,
+                    help="write the log and, after every stage, the packed outputs here (see above)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for key, value in RECIPES[args.recipe].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if args.out_dir is not None:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(args.out_dir / "train_task.log"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers)
+    if args.data_dir is not None:
+        from semcom_ota.data.fmnist import ROOT_ENV
+
+        if not args.data_dir.is_dir():
+            ap.error(f"--data-dir {args.data_dir}: not a folder (expected the Fashion-MNIST IDX .gz files)")
+        os.environ[ROOT_ENV] = str(args.data_dir.resolve())
     torch.set_num_threads(args.threads)
+    if args.limit_items is not None:
+        T.LIMIT_ITEMS = args.limit_items
+        log.warning("smoke run: train and val splits cut to %d items", args.limit_items)
+    device = str(T.resolve_device(args.device))
+    log.info("train_task: %s", json.dumps({k: str(v) for k, v in vars(args).items()}))
+    anneal_after = None if args.anneal_after < 0 else args.anneal_after
     ck, models = args.ckpt, args.models
     ck.mkdir(parents=True, exist_ok=True)
     stages = STAGES if args.stage == "all" else (args.stage,)
     teacher_w, store_p = ck / "teacher.safetensors", ck / "teacher_store.safetensors"
     summaries = json.loads((ck / "summaries.json").read_text()) if (ck / "summaries.json").is_file() else {}
+
+    def system_cfg(**kw) -> T.SystemConfig:
+        base = dict(epochs=args.epochs, batch=args.batch, lr=args.lr, max_steps=args.max_steps, beta=args.beta,
+                    augment=args.augment, device=device, amp=args.amp)
+        return T.SystemConfig(**{**base, **kw})
+
+    def on_device(store: TeacherStore):
+        return store if device == "cpu" else store.to(device)
 
     def done(name: str, summary: dict) -> None:
         # re-read: stages may run in parallel processes that share the file
@@ -96,47 +197,55 @@ def main(argv: list[str] | None = None) -> int:
             if teacher_w.is_file() and not args.force:
                 log.info("teacher: %s exists, skipping", teacher_w)
                 continue
-            done("teacher", T.train_teacher(teacher_w, ck, T.TeacherConfig(epochs=args.teacher_epochs)))
+            tcfg = T.TeacherConfig(epochs=args.teacher_epochs, batch=args.teacher_batch, lr=args.teacher_lr,
+                                   anneal_after=anneal_after, arch=args.arch, device=device, amp=args.amp,
+                                   max_steps=args.max_steps)
+            done("teacher", T.train_teacher(teacher_w, ck, tcfg))
         elif stage == "store":
             if store_p.is_file() and not args.force:
                 log.info("store: %s exists, skipping", store_p)
                 continue
-            done("store", T.build_store(teacher_w, store_p))
+            done("store", T.build_store(teacher_w, store_p, device=device))
         elif stage in ("student", "teacher-jscc"):
             name = "task_fmnist" if stage == "student" else "teacher_jscc"
             out = models / f"{name}.safetensors"
             if out.is_file() and not args.force:
                 log.info("%s: %s exists, skipping", stage, out)
                 continue
-            cfg = T.SystemConfig(epochs=args.epochs, max_steps=args.max_steps, beta=args.beta)
+            cfg = system_cfg()
+            store = TeacherStore.load(store_p)
             if stage == "student":
-                system = TaskSystem("student")
-                store = TeacherStore.load(store_p)
-                summary = T.train_system(system, ck / "student.pt", cfg, T.stored_targets(store), desc="student")
+                system = TaskSystem("student", arch=args.arch).to(device)
+                summary = T.train_system(system, ck / "student.pt", cfg, T.stored_targets(on_device(store)), desc="student")
             else:
-                system = TaskSystem("teacher")
+                arch = T.teacher_arch(teacher_w)
+                if arch != args.arch:
+                    raise SystemExit(f"teacher-jscc: {teacher_w} is arch {arch}, --arch is {args.arch}")
+                system = TaskSystem("teacher", arch=arch)
                 system.semantic.load_state_dict(T.load_teacher(teacher_w).state_dict())
-                cfg = T.SystemConfig(epochs=args.epochs, max_steps=args.max_steps, beta=args.beta, alpha_kd=0.0, hint=0.0)
-                store = TeacherStore.load(store_p)  # the frozen teacher's features, computed once
+                system = system.to(device)
+                # labels only, no distillation, no augmentation: the frozen teacher's features come
+                # from the store (computed once, on the clean images)
+                cfg = system_cfg(alpha_kd=0.0, hint=0.0, augment=False)
                 summary = T.train_system(system, ck / "teacher_jscc.pt", cfg, None, train_semantic=False,
-                                         desc="teacher-jscc", features=store.features)
+                                         desc="teacher-jscc", features=on_device(store).features)
             summary["params_encoder"] = n_params(system.encoder_modules())
             summary["params_total"] = n_params(system)
             summary["val_accuracy_10db_awgn"] = T.val_accuracy(system, 10.0)
-            T.save_system(system, out, {"epochs": str(cfg.epochs)})
+            T.save_system(system, out, {"epochs": str(cfg.epochs), "device": device})
             codec = "task-fmnist" if stage == "student" else "teacher-jscc"
             notes = ("Student distilled from pre-stored compressed teacher outputs (top-4 logits fp16 + tail LSE, "
                      "int8 features) through the channel twin; IB rate term beta=%g." % cfg.beta
                      if stage == "student" else
                      "Frozen teacher CNN as the semantic encoder with the same JSC encoder/decoder layers, "
                      "trained through the twin (labels only, no distillation).")
-            training = {k: summary[k] for k in ("epochs", "batch", "lr", "beta", "wall_s", "train_items",
-                                                "params_encoder", "params_total", "val_accuracy_10db_awgn")}
+            training = {k: summary[k] for k in ("epochs", "batch", "lr", "beta", "augment", "device", "wall_s",
+                                                "train_items", "params_encoder", "params_total", "val_accuracy_10db_awgn")}
             training["channels"] = list(cfg.channels)
             training["snr_db_range"] = list(cfg.snr_db)
             training["teacher"] = summaries.get("teacher", {})
             write_card(models / f"{name}.yaml", codec, "student" if stage == "student" else "teacher",
-                       out, training, notes)
+                       out, training, notes, arch=args.arch)
             done(stage, summary)
         elif stage == "fractions":
             store = TeacherStore.load(store_p)
@@ -146,9 +255,9 @@ def main(argv: list[str] | None = None) -> int:
                 if out.is_file() and not args.force:
                     log.info("%s exists, skipping", out)
                     continue
-                system = TaskSystem("student")
-                cfg = T.SystemConfig(epochs=args.epochs, max_steps=args.max_steps, beta=args.beta, fraction=frac)
-                summary = T.train_system(system, ck / f"{key}.pt", cfg, T.stored_targets(store), desc=key)
+                system = TaskSystem("student", arch=args.arch).to(device)
+                cfg = system_cfg(fraction=frac)
+                summary = T.train_system(system, ck / f"{key}.pt", cfg, T.stored_targets(on_device(store)), desc=key)
                 summary["val_accuracy_10db_awgn"] = T.val_accuracy(system, 10.0)
                 T.save_system(system, out, {"fraction": str(frac)})
                 done(key, summary)
@@ -159,14 +268,18 @@ def main(argv: list[str] | None = None) -> int:
             if out.is_file() and not args.force:
                 log.info("%s exists, skipping", out)
                 continue
-            system = TaskSystem("student")
-            cfg = T.SystemConfig(epochs=args.epochs, max_steps=args.max_steps, beta=args.beta, fraction=0.25)
-            summary = T.train_system(system, ck / "student_online25.pt", cfg, T.online_targets(T.load_teacher(teacher_w)),
+            system = TaskSystem("student", arch=args.arch).to(device)
+            cfg = system_cfg(fraction=0.25)
+            teacher = T.load_teacher(teacher_w, device)
+            summary = T.train_system(system, ck / "student_online25.pt", cfg, T.online_targets(teacher, amp=args.amp),
                                      desc="online25")
             summary["val_accuracy_10db_awgn"] = T.val_accuracy(system, 10.0)
             T.save_system(system, out, {"fraction": "0.25", "targets": "online"})
             done("student_online25", summary)
         log.info("stage %s done in %.0f s", stage, time.perf_counter() - t0)
+        if args.out_dir is not None:
+            log.info("packed: %s", ", ".join(f"{p.name} {p.stat().st_size / 2**20:.1f} MiB"
+                                             for p in pack_outputs(args.out_dir, models, ck)))
     return 0
 
 

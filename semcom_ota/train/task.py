@@ -2,8 +2,13 @@
 distillation through the channel twin (stored or online teacher), and the teacher-jscc scheme.
 
 Every stage is resumable: a checkpoint per epoch under ``checkpoints/task/<run>/`` (``torch.load``
-with ``weights_only=True`` only), the final weights as safetensors. Stages run on one CPU thread by
-default (``torch.set_num_threads(1)`` in the script).
+with ``weights_only=True`` and ``map_location="cpu"`` only, so a run resumes on any device), the final
+weights as safetensors. Stages run on one CPU thread by default (``torch.set_num_threads(1)`` in the
+script); with ``device="cuda"`` the whole split sits on the GPU as one uint8 tensor, batches are
+indexed and augmented there, and the teacher can run under bfloat16 autocast (``amp``). The random
+draws (permutations, augmentation, SNR, tiers, channel) always come from CPU generators, so a run's
+randomness does not depend on the device; the channel twin itself runs on the CPU (it draws its
+gains and noise there) and gradients flow through the device transfers.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from contextlib import nullcontext
 from typing import Callable
 
 import numpy as np
@@ -28,22 +35,65 @@ from semcom_ota.semantic.task.nets import (
     TIERS,
     TaskSystem,
     TeacherNet,
+    TeacherResNet,
     images_to_tensor,
+    make_teacher,
     tier_mask,
 )
-from semcom_ota.semantic.task.store import TeacherStore
+from semcom_ota.semantic.task.store import DeviceStore, TeacherStore
 
 log = logging.getLogger(__name__)
 
 
-def load_split(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Fashion-MNIST ``split`` -> (uint8 ``[N, 28, 28]``, int64 ``[N]``) via :mod:`semcom_ota.data`."""
-    try:
-        from semcom_ota.data import load_fashion_mnist
-    except ImportError:  # older layout: the loader lives in semcom_ota.data.fmnist
-        from semcom_ota.data.fmnist import load_fashion_mnist
+#: smoke runs only (``scripts/train_task.py --limit-items``): keep the first this many items of the
+#: train and val splits; None (always for shipped models) keeps them all
+LIMIT_ITEMS: int | None = None
 
-    return load_fashion_mnist(split)
+
+def load_split(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST ``split`` -> (uint8 ``[N, 28, 28]``, int64 ``[N]``) via :mod:`semcom_ota.data`
+    (cut to :data:`LIMIT_ITEMS` for the train and val splits when set)."""
+    from semcom_ota.data.fmnist import load_fashion_mnist
+
+    xs, ys = load_fashion_mnist(split)
+    if LIMIT_ITEMS is not None and split in ("train", "val"):
+        xs, ys = xs[:LIMIT_ITEMS], ys[:LIMIT_ITEMS]
+    return xs, ys
+
+
+def split_tensors(split: str, device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST ``split`` as tensors on ``device``: (uint8 ``[N, 28, 28]``, int64 ``[N]``).
+    On the CPU they share memory with the loader's read-only arrays (never written)."""
+    xs, ys = load_split(split)
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # read-only arrays: only ever indexed
+            return torch.from_numpy(xs), torch.from_numpy(ys)
+    return torch.from_numpy(np.ascontiguousarray(xs)).to(dev), torch.from_numpy(np.ascontiguousarray(ys)).to(dev)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"cpu"`` / ``"cuda"`` (/ ``"cuda:N"``) -> torch.device; a clear error when CUDA is absent.
+    On CUDA, enables TF32 matmuls/convolutions and cuDNN autotuning."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r}: expected 'cpu' or 'cuda'")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device={device!r}: torch {torch.__version__} sees no CUDA device")
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    return dev
+
+
+def autocast(device: torch.device, amp: bool):
+    """bfloat16 autocast on ``device`` when ``amp`` (a no-op context otherwise)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else nullcontext()
 
 
 def subset(n: int, fraction: float, seed: int) -> np.ndarray:
@@ -71,9 +121,10 @@ def _load_ckpt(path: Path) -> dict | None:
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random horizontal flip and ±2-pixel shifts of ``[B,1,28,28]`` (training only)."""
+    """Random horizontal flip and ±2-pixel shifts of ``[B,1,28,28]`` on ``x``'s device (training
+    only); ``gen`` is a CPU generator (the draws are the same on every device)."""
     b = x.shape[0]
-    flip = torch.rand(b, generator=gen) < 0.5
+    flip = (torch.rand(b, generator=gen) < 0.5).to(x.device)
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
     pad = F.pad(x, (2, 2, 2, 2))
     dx, dy = torch.randint(0, 5, (2,), generator=gen).tolist()
@@ -81,12 +132,17 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def accuracy_clean(model: TeacherNet, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> float:
+def accuracy_clean(model: TeacherNet | TeacherResNet, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
+                   batch: int = 1000, amp: bool = False) -> float:
+    """Clean accuracy of a teacher on uint8 images ``[N, 28, 28]`` (on the model's device)."""
     model.eval()
+    dev = next(model.parameters()).device
+    images, labels = torch.as_tensor(images).to(dev), torch.as_tensor(labels).to(dev)
     correct = 0
     for i in range(0, len(images), batch):
         x = images_to_tensor(images[i:i + batch]).contiguous(memory_format=torch.channels_last)
-        correct += int((model(x).argmax(1).numpy() == labels[i:i + batch]).sum())
+        with autocast(dev, amp):
+            correct += int((model(x).argmax(1) == labels[i:i + batch]).sum())
     return correct / max(1, len(images))
 
 
@@ -102,16 +158,23 @@ class TeacherConfig:
     # to 0 over ``anneal_epochs`` (how the shipped teacher was trained on the overloaded machine)
     anneal_after: int | None = 4
     anneal_epochs: int = 2
+    arch: str = "v1"  # network generation (nets.ARCHS): v1 TeacherNet, v2 TeacherResNet
+    device: str = "cpu"
+    amp: bool = False  # bfloat16 autocast (CUDA recipe)
+    max_steps: int | None = None  # cap on steps per epoch (smoke runs only)
 
 
 def train_teacher(out: Path, ckpt_dir: Path, cfg: TeacherConfig = TeacherConfig()) -> dict:
-    """Train :class:`TeacherNet` on the train split; write ``out`` (safetensors). Returns a summary."""
+    """Train the teacher of ``cfg.arch`` on the train split; write ``out`` (safetensors). Returns a summary."""
     seed_everything(cfg.seed)
-    xs, ys = load_split("train")
-    xv, yv = load_split("val")
-    model = TeacherNet().to(memory_format=torch.channels_last)
+    dev = resolve_device(cfg.device)
+    xs, ys = split_tensors("train", dev)
+    xv, yv = split_tensors("val", dev)
+    model = make_teacher(cfg.arch).to(dev, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(xs) / cfg.batch)
+    if cfg.max_steps:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_steps)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.25)
     n_epochs = cfg.epochs if cfg.anneal_after is None else min(cfg.epochs, cfg.anneal_after) + cfg.anneal_epochs
 
@@ -137,12 +200,13 @@ def train_teacher(out: Path, ckpt_dir: Path, cfg: TeacherConfig = TeacherConfig(
             sched = annealer(epoch)
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(len(xs), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)).numpy()
+        perm = torch.randperm(len(xs), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)).to(dev)
         bar = progress(range(steps_per_epoch), desc=f"teacher {epoch + 1}/{n_epochs}", unit="batch")
         for s in bar:
             idx = perm[s * cfg.batch:(s + 1) * cfg.batch]
             x = augment(images_to_tensor(xs[idx]), gen).contiguous(memory_format=torch.channels_last)
-            loss = F.cross_entropy(model(x), torch.from_numpy(ys[idx]))
+            with autocast(dev, cfg.amp):
+                loss = F.cross_entropy(model(x).float(), ys[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -150,49 +214,65 @@ def train_teacher(out: Path, ckpt_dir: Path, cfg: TeacherConfig = TeacherConfig(
             if s % 50 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}")
         wall += time.perf_counter() - t0
-        val = accuracy_clean(model, xv, yv)
+        val = accuracy_clean(model, xv, yv, amp=cfg.amp)
         log.info("teacher epoch %d: val acc %.4f (%.0f s so far)", epoch + 1, val, wall)
         _save_ckpt(ck, {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "epoch": epoch + 1, "wall_s": wall})
     model = model.to(memory_format=torch.contiguous_format)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out),
-              metadata={"model": "TeacherNet", "epochs": str(n_epochs), "wall_s": f"{wall:.1f}"})
-    val = accuracy_clean(model, xv, yv)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(out),
+              metadata={"model": type(model).__name__, "arch": cfg.arch, "epochs": str(n_epochs), "wall_s": f"{wall:.1f}"})
+    val = accuracy_clean(model, xv, yv)  # full precision
     return {"val_accuracy": val, "wall_s": wall, "params": sum(p.numel() for p in model.parameters()), **asdict(cfg)}
 
 
-def load_teacher(path: Path) -> TeacherNet:
-    model = TeacherNet()
+def teacher_arch(path: Path) -> str:
+    """The network generation of a teacher safetensors file (its ``arch`` metadata; ``v1`` if absent)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return (f.metadata() or {}).get("arch", "v1")
+
+
+def load_teacher(path: Path, device: str | torch.device = "cpu") -> TeacherNet | TeacherResNet:
+    """The teacher in ``path`` (arch from its metadata), in eval mode on ``device``."""
+    model = make_teacher(teacher_arch(path))
     model.load_state_dict(load_file(str(path)))
-    return model.eval()
+    return model.to(device).eval()
 
 
 # ------------------------------------------------------------------------------------------- store
 @torch.no_grad()
-def teacher_outputs(model: TeacherNet, images: np.ndarray, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """float32 (logits ``[N, 10]``, features ``[N, 256]``) of the teacher on uint8 images ``[N,28,28]``."""
+def teacher_outputs(model: TeacherNet | TeacherResNet, images: np.ndarray | torch.Tensor, batch: int = 500,
+                    amp: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 CPU (logits ``[N, 10]``, features ``[N, 256]``) of the teacher (on its device) on
+    uint8 images ``[N,28,28]``."""
     model.eval()
+    dev = next(model.parameters()).device
+    images = torch.as_tensor(images).to(dev)
     lg, ft = [], []
     for i in progress(range(0, len(images), batch), desc="teacher outputs", unit="batch"):
         x = images_to_tensor(images[i:i + batch])
-        f = model.features(x)
-        lg.append(model.head(f))
-        ft.append(f)
+        with autocast(dev, amp):
+            f = model.features(x)
+            lg.append(model.head(f).float().cpu())
+        ft.append(f.float().cpu())
     return torch.cat(lg), torch.cat(ft)
 
 
-def build_store(teacher_path: Path, out: Path, k: int = 4) -> dict:
-    """Run the teacher ONCE over the train split and store its outputs compressed (``out``)."""
-    xs, _ = load_split("train")
+def build_store(teacher_path: Path, out: Path, k: int = 4, device: str = "cpu") -> dict:
+    """Run the teacher ONCE over the train split and store its outputs compressed (``out``).
+    The teacher runs in full precision (float32; TF32 on CUDA)."""
+    dev = resolve_device(device)
+    xs, _ = split_tensors("train", dev)
     t0 = time.perf_counter()
-    logits, feats = teacher_outputs(load_teacher(teacher_path), xs)
+    logits, feats = teacher_outputs(load_teacher(teacher_path, dev), xs)
     store = TeacherStore.compress(logits, feats, k=k)
     store.save(out, metadata={"teacher": teacher_path.name, "split": "train"})
     wall = time.perf_counter() - t0
     raw = logits.numel() * 4 + feats.numel() * 4
     return {"wall_s": wall, "bytes": store.nbytes, "float32_bytes": raw, "k": k, "n": store.n,
-            "file_bytes": out.stat().st_size}
+            "file_bytes": out.stat().st_size, "device": str(dev)}
 
 
 # ------------------------------------------------------------------------------------ JSC training
@@ -215,14 +295,23 @@ class SystemConfig:
     fraction: float = 1.0
     seed: int = 0
     max_steps: int | None = None  # cap on steps per epoch (for the timing benchmark)
+    augment: bool = False  # flip + shift the student's images (stored targets stay those of the clean image)
+    device: str = "cpu"
+    amp: bool = False  # bfloat16 autocast of the online teacher's forward (CUDA recipe)
 
 
 def through_twin(z: torch.Tensor, snr_db: torch.Tensor, kinds: tuple[str, ...], keep: torch.Tensor,
                  gen: torch.Generator | None = None):
     """Send ``z`` complex ``[B, n]`` through the channel twin (items split evenly over ``kinds``)
-    and truncate item ``i`` after ``keep[i]`` symbols. Returns (z_hat, noise_var, mask)."""
+    and truncate item ``i`` after ``keep[i]`` symbols. Returns (z_hat, noise_var, mask) on ``z``'s
+    device. The twin runs on the CPU (its draws come from CPU generators); ``z`` on another device
+    is moved there and ``z_hat`` back, differentiably. ``snr_db``/``keep`` may be on either."""
     from semcom_ota.channel.twin import ChannelTwin
 
+    dev = z.device
+    if dev.type != "cpu":
+        zh, nv, mask = through_twin(z.cpu(), snr_db.cpu(), kinds, torch.as_tensor(keep).cpu(), gen)
+        return zh.to(dev, non_blocking=True), nv.to(dev, non_blocking=True), mask.to(dev, non_blocking=True)
     b, n = z.shape
     mask = tier_mask(b, keep, n)
     parts_z, parts_v = [], []
@@ -236,44 +325,53 @@ def through_twin(z: torch.Tensor, snr_db: torch.Tensor, kinds: tuple[str, ...], 
     return torch.cat(parts_z), torch.cat(parts_v), mask
 
 
-TargetFn = Callable[[np.ndarray, torch.Tensor], tuple[torch.Tensor | None, torch.Tensor | None]]
+#: (rows int64 ``[B]`` on the training device, clean images ``[B,1,28,28]``) -> (logits, features) or Nones
+TargetFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor | None, torch.Tensor | None]]
 
 
-def stored_targets(store: TeacherStore) -> TargetFn:
-    """Targets read from the pre-stored compressed teacher outputs (no teacher forward)."""
+def stored_targets(store: TeacherStore | DeviceStore) -> TargetFn:
+    """Targets read from the pre-stored compressed teacher outputs (no teacher forward). A
+    :class:`TeacherStore` decodes on the CPU; for another device pass ``store.to(device)``."""
 
-    def fn(idx: np.ndarray, x: torch.Tensor):
+    def fn(idx: torch.Tensor, x: torch.Tensor):
         return store.logits(idx), store.features(idx)
 
     return fn
 
 
-def online_targets(teacher: TeacherNet) -> TargetFn:
-    """Targets from a teacher forward pass on every step (the online-distillation baseline)."""
+def online_targets(teacher: TeacherNet | TeacherResNet, amp: bool = False) -> TargetFn:
+    """Targets from a teacher forward pass on every step (the online-distillation baseline); the
+    teacher must be on the training device."""
     teacher.eval()
+    dev = next(teacher.parameters()).device
 
     @torch.no_grad()
-    def fn(idx: np.ndarray, x: torch.Tensor):
-        f = teacher.features(x)
-        return teacher.head(f), f
+    def fn(idx: torch.Tensor, x: torch.Tensor):
+        with autocast(dev, amp):
+            f = teacher.features(x)
+            lg = teacher.head(f)
+        return lg.float(), f.float()
 
     return fn
 
 
 def train_system(system: TaskSystem, ckpt: Path, cfg: SystemConfig, targets: TargetFn | None = None,
                  train_semantic: bool = True, desc: str = "student",
-                 features: Callable[[np.ndarray], torch.Tensor] | None = None) -> dict:
+                 features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict:
     """Train ``system`` (encoder + JSC + decoder) through the channel twin with the IB loss.
 
     Loss per item: ``(1-a) CE(y) + a T^2 KL(p_teacher^T || p^T) + hint MSE(feat) + recon MSE(image)
     + beta * rate``, where ``rate`` is the KL of the Gaussian latent to N(0, I) per real dimension.
     ``targets`` (None: labels only) gives teacher logits and features per batch. ``features`` (rows
     -> ``[B, F]``) replaces the semantic encoder's forward (the frozen teacher's pre-stored features,
-    for teacher-jscc). Returns a summary with the training wall and CPU time (targets included).
+    for teacher-jscc). ``system``, ``targets`` and ``features`` must be on ``cfg.device``. Returns a
+    summary with the training wall and CPU time (targets included; on CUDA the wall time is the
+    figure, the step ends with a host sync at the channel twin).
     """
     seed_everything(cfg.seed)
-    xs, ys = load_split("train")
-    rows = subset(len(xs), cfg.fraction, cfg.seed)
+    dev = resolve_device(cfg.device)
+    xs, ys = split_tensors("train", dev)
+    rows = torch.from_numpy(subset(len(xs), cfg.fraction, cfg.seed)).to(dev)
     params = [p for n, p in system.named_parameters() if train_semantic or not n.startswith("semantic.")]
     if not train_semantic:
         for p in system.semantic.parameters():
@@ -290,6 +388,7 @@ def train_system(system: TaskSystem, ckpt: Path, cfg: SystemConfig, targets: Tar
         start, wall, cpu = state["epoch"], state["wall_s"], state.get("cpu_s", 0.0)
         log.info("%s: resuming after epoch %d", desc, start)
     gen = torch.Generator().manual_seed(cfg.seed + 7)
+    aug_gen = torch.Generator().manual_seed(cfg.seed + 11)
     tiers = torch.tensor(TIERS)
     probs = torch.tensor(cfg.tier_probs, dtype=torch.float32)
     lo, hi = cfg.snr_db
@@ -299,36 +398,38 @@ def train_system(system: TaskSystem, ckpt: Path, cfg: SystemConfig, targets: Tar
         system.train()
         if not train_semantic:
             system.semantic.eval()
-        perm = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)).numpy()]
+        perm = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)).to(dev)]
         bar = progress(range(spe), desc=f"{desc} {epoch + 1}/{cfg.epochs}", unit="batch")
         for s in bar:
-            idx = np.sort(perm[s * cfg.batch:(s + 1) * cfg.batch])
+            idx = perm[s * cfg.batch:(s + 1) * cfg.batch].sort().values
             x = images_to_tensor(xs[idx])
-            y = torch.from_numpy(ys[idx])
+            y = ys[idx]
             b = len(idx)
             t_logits, t_feat = targets(idx, x) if targets else (None, None)
             snr = lo + (hi - lo) * torch.rand(b, generator=gen)
             keep = tiers[torch.multinomial(probs, b, replacement=True, generator=gen)]
+            snr_d = snr.to(dev)
+            x_in = augment(x, aug_gen) if cfg.augment else x
             if features is not None:
-                z, mu, logvar = system.jsc(features(idx), snr, sample=True)
+                z, mu, logvar = system.jsc(features(idx), snr_d, sample=True)
             else:
-                z, mu, logvar = system.encode(x, snr, sample=True)
+                z, mu, logvar = system.encode(x_in, snr_d, sample=True)
             z_hat, nv, mask = through_twin(z, snr, cfg.channels, keep, gen)
             logits, h = system.decoder(z_hat, nv, mask)
             ce = F.cross_entropy(logits, y)
             rate = gaussian_rate(mu, logvar).mean() / mu.shape[1]
             loss = ce + cfg.beta * rate
-            kd = torch.zeros(())
+            kd = torch.zeros((), device=dev)
             if t_logits is not None and cfg.alpha_kd > 0:
                 t = cfg.temperature
                 kd = F.kl_div(F.log_softmax(logits / t, 1), F.softmax(t_logits / t, 1), reduction="batchmean") * t * t
                 loss = (1 - cfg.alpha_kd) * ce + cfg.alpha_kd * kd + cfg.beta * rate
             if t_feat is not None and cfg.hint > 0:
                 loss = loss + cfg.hint * F.mse_loss(system.decoder.hint(h), t_feat) / t_feat.pow(2).mean().clamp_min(1e-6)
-            rec = torch.zeros(())
+            rec = torch.zeros((), device=dev)
             if cfg.recon > 0:
                 r = max(1, b // cfg.recon_every)  # the reconstruction head trains on a slice (its convs dominate the step)
-                rec = F.mse_loss(system.decoder.reconstruct(h[:r]), x[:r])
+                rec = F.mse_loss(system.decoder.reconstruct(h[:r]), x_in[:r])
                 loss = loss + cfg.recon * rec * 10.0
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -351,30 +452,34 @@ def save_system(system: TaskSystem, out: Path, metadata: dict[str, str]) -> Path
     """Write the codec weights (semantic encoder, JSC encoder, decoder) as float16 safetensors
     (``load_state_dict`` casts them back to float32)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: (v.half() if v.is_floating_point() else v).detach().contiguous().clone() for k, v in system.state_dict().items()}
-    save_file(sd, str(out), metadata={"kind": system.kind, **metadata})
+    sd = {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous().clone()
+          for k, v in system.state_dict().items()}
+    save_file(sd, str(out), metadata={"kind": system.kind, "arch": system.arch, **metadata})
     return out
 
 
 @torch.no_grad()
-def system_accuracy(system: TaskSystem, images: np.ndarray, labels: np.ndarray, snr_db: float, channel: str = "awgn",
-                    n_keep: int = N_SYMBOLS, batch: int = 500, seed: int = 0) -> float:
-    """Accuracy of ``system`` over the twin at ``snr_db`` keeping the first ``n_keep`` symbols."""
+def system_accuracy(system: TaskSystem, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
+                    snr_db: float, channel: str = "awgn", n_keep: int = N_SYMBOLS, batch: int = 500, seed: int = 0) -> float:
+    """Accuracy of ``system`` (on its device) over the twin at ``snr_db`` keeping the first
+    ``n_keep`` symbols, on uint8 images ``[N, 28, 28]`` with int labels ``[N]``."""
     system.eval()
+    dev = next(system.parameters()).device
+    images, labels = torch.as_tensor(images).to(dev), torch.as_tensor(labels).to(dev)
     gen = torch.Generator().manual_seed(seed)
     correct = 0
     for i in range(0, len(images), batch):
         x = images_to_tensor(images[i:i + batch])
         b = x.shape[0]
         snr = torch.full((b,), float(snr_db))
-        z, _, _ = system.encode(x, snr)
+        z, _, _ = system.encode(x, snr.to(dev))
         z_hat, nv, mask = through_twin(z, snr, (channel,), torch.full((b,), n_keep), gen)
         logits, _ = system.decoder(z_hat, nv, mask)
-        correct += int((logits.argmax(1).numpy() == labels[i:i + batch]).sum())
+        correct += int((logits.argmax(1) == labels[i:i + batch]).sum())
     return correct / max(1, len(images))
 
 
 def val_accuracy(system: TaskSystem, snr_db: float, channel: str = "awgn") -> float:
-    """Accuracy on the validation split (never the test split) over the twin."""
+    """Accuracy on the validation split (never the test split) over the twin (``system``'s device)."""
     xv, yv = load_split("val")
     return system_accuracy(system, xv, yv, snr_db, channel)

@@ -32,6 +32,7 @@ class TaskCard(StrictModel):
 
     codec: Literal["task-fmnist", "teacher-jscc"]
     kind: Literal["student", "teacher"]
+    arch: Literal["v1", "v2"] = "v1"  # network generation (semcom_ota.semantic.task.nets.ARCHS)
     weights: str  # path relative to the card
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     n_symbols: int = N_SYMBOLS
@@ -67,14 +68,14 @@ def load_system(card_path: str | Path, expect_codec: str | None = None) -> tuple
     if digest != card.sha256:
         raise ValueError(f"model card {card_path}: weights {wpath.name} sha256={digest}, expected {card.sha256} "
                          "(card and weights do not match; retrain or fix the card)")
-    system = TaskSystem(card.kind)
+    system = TaskSystem(card.kind, arch=card.arch)
     state = load_file(str(wpath))
     want = system.state_dict()
     missing = sorted(set(want) - set(state))
     unexpected = sorted(set(state) - set(want))
     bad = sorted(k for k in set(want) & set(state) if tuple(want[k].shape) != tuple(state[k].shape))
     if missing or unexpected or bad:
-        raise ValueError(f"model card {card_path}: weights {wpath.name} do not fit a {card.kind} TaskSystem: "
+        raise ValueError(f"model card {card_path}: weights {wpath.name} do not fit a {card.kind} TaskSystem (arch {card.arch}): "
                          f"missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shapes {bad[:3]}")
     system.load_state_dict(state)
     return system.eval(), card

@@ -70,23 +70,90 @@ class TeacherNet(nn.Module):
         return self.head(self.features(x))
 
 
-class StudentEncoder(nn.Module):
-    """The lightweight student semantic encoder (~0.2 M parameters, strided convolutions).
+class BasicBlock(nn.Module):
+    """ResNet basic block: two 3x3 conv + BN, identity (or 1x1 strided projection) shortcut."""
 
-    Input float32 ``[B, 1, 28, 28]`` -> feature float32 ``[B, 128]``.
+    def __init__(self, i: int, o: int, stride: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(i, o, 3, stride, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True),
+            nn.Conv2d(o, o, 3, 1, 1, bias=False), nn.BatchNorm2d(o),
+        )
+        self.short = (nn.Identity() if stride == 1 and i == o else
+                      nn.Sequential(nn.Conv2d(i, o, 1, stride, bias=False), nn.BatchNorm2d(o)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.short(x))
+
+
+class TeacherResNet(nn.Module):
+    """The large ResNet teacher of arch ``v2`` (~2.7 M parameters, ~0.42 GFLOP per image).
+
+    Stem 3x3 conv (32 ch, 28x28), then two basic blocks per stage at 28x28 (32 ch), 14x14 (128 ch)
+    and 7x7 (256 ch), global average pooling and a 256-wide feature layer. Same interface as
+    :class:`TeacherNet`: input float32 ``[B, 1, 28, 28]``; :meth:`features` -> float32 ``[B, 256]``;
+    :meth:`forward` -> logits float32 ``[B, 10]``.
+    """
+
+    feat_dim = 256
+
+    def __init__(self, widths: tuple[int, int, int] = (32, 128, 256)) -> None:
+        super().__init__()
+        w1, w2, w3 = widths
+        self.backbone = nn.Sequential(
+            _conv(1, w1),
+            BasicBlock(w1, w1), BasicBlock(w1, w1),
+            BasicBlock(w1, w2, 2), BasicBlock(w2, w2),
+            BasicBlock(w2, w3, 2), BasicBlock(w3, w3),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2),
+            nn.Linear(w3, self.feat_dim), nn.ReLU(inplace=True),
+        )
+        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(self.feat_dim, N_CLASSES))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class StudentEncoder(nn.Module):
+    """The lightweight student semantic encoder (strided convolutions).
+
+    ``arch="v1"``: 16/32/32 channels (~0.2 M parameters); ``arch="v2"``: 32/64/64/64 channels
+    (~0.5 M parameters, ~23 MFLOP per image). Input float32 ``[B, 1, 28, 28]`` -> feature float32
+    ``[B, 128]``.
     """
 
     feat_dim = 128
 
-    def __init__(self) -> None:
+    def __init__(self, arch: str = "v1") -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            _conv(1, 16, 2), _conv(16, 32, 2), _conv(32, 32),
-            nn.Flatten(), nn.Linear(32 * 49, self.feat_dim), nn.ReLU(inplace=True),
-        )
+        check_arch(arch)
+        if arch == "v1":
+            convs, last = [_conv(1, 16, 2), _conv(16, 32, 2), _conv(32, 32)], 32
+        else:
+            convs, last = [_conv(1, 32), _conv(32, 64, 2), _conv(64, 64), _conv(64, 64, 2)], 64
+        self.net = nn.Sequential(*convs, nn.Flatten(), nn.Linear(last * 49, self.feat_dim), nn.ReLU(inplace=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+#: network generations: ``v1`` = :class:`TeacherNet` + 16/32/32 student (the CPU recipe),
+#: ``v2`` = :class:`TeacherResNet` + 32/64/64/64 student (the GPU recipe)
+ARCHS: tuple[str, ...] = ("v1", "v2")
+
+
+def check_arch(arch: str) -> str:
+    if arch not in ARCHS:
+        raise ValueError(f"arch={arch!r}: expected one of {list(ARCHS)}")
+    return arch
+
+
+def make_teacher(arch: str = "v1") -> "TeacherNet | TeacherResNet":
+    """A fresh teacher of network generation ``arch`` (see :data:`ARCHS`)."""
+    return TeacherNet() if check_arch(arch) == "v1" else TeacherResNet()
 
 
 class FiLM(nn.Module):
@@ -210,15 +277,17 @@ class TaskSystem(nn.Module):
     """Semantic encoder + JSC encoder (TX) and task decoder (RX): the whole codec as one module.
 
     ``kind="student"`` uses :class:`StudentEncoder`; ``kind="teacher"`` uses the teacher's backbone
-    (frozen, the ``teacher-jscc`` scheme) with the same JSC layers.
+    (frozen, the ``teacher-jscc`` scheme) with the same JSC layers. ``arch`` picks the network
+    generation (:data:`ARCHS`) of both.
     """
 
-    def __init__(self, kind: str = "student", n_symbols: int = N_SYMBOLS) -> None:
+    def __init__(self, kind: str = "student", n_symbols: int = N_SYMBOLS, arch: str = "v1") -> None:
         super().__init__()
         if kind not in ("student", "teacher"):
             raise ValueError(f"TaskSystem kind={kind!r}: expected 'student' or 'teacher'")
         self.kind = kind
-        self.semantic = StudentEncoder() if kind == "student" else TeacherNet()
+        self.arch = check_arch(arch)
+        self.semantic = StudentEncoder(arch) if kind == "student" else make_teacher(arch)
         feat_dim = self.semantic.feat_dim
         self.jsc = JSCEncoder(feat_dim, n_symbols)
         self.decoder = TaskDecoder(n_symbols)

@@ -26,6 +26,42 @@ from safetensors.numpy import load_file, save_file
 FORMAT_VERSION = "1"
 
 
+def decode_logits(top: torch.Tensor, idx: torch.Tensor, tail: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """float16 top-k ``[B, k]``, uint8 indices ``[B, k]``, float16 tail LSE ``[B]`` -> float32 logits ``[B, C]``."""
+    k = top.shape[1]
+    fill = tail.float() - (math.log(n_classes - k) if k < n_classes else 0.0)
+    out = fill[:, None].expand(top.shape[0], n_classes).clone()
+    return out.scatter(1, idx.long(), top.float())
+
+
+def decode_features(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """int8 ``[B, F]`` and float16 per-row scale ``[B]`` -> float32 features ``[B, F]``."""
+    return q.float() * scale.float()[:, None]
+
+
+@dataclass
+class DeviceStore:
+    """The compressed store's arrays as torch tensors on one device (see :meth:`TeacherStore.to`);
+    rows (an int64 tensor on the same device) are decoded per batch there."""
+
+    topk_logits: torch.Tensor
+    topk_idx: torch.Tensor
+    tail_lse: torch.Tensor
+    feat_q: torch.Tensor
+    feat_scale: torch.Tensor
+    n_classes: int = 10
+
+    @property
+    def n(self) -> int:
+        return int(self.topk_logits.shape[0])
+
+    def logits(self, rows: torch.Tensor) -> torch.Tensor:
+        return decode_logits(self.topk_logits[rows], self.topk_idx[rows], self.tail_lse[rows], self.n_classes)
+
+    def features(self, rows: torch.Tensor) -> torch.Tensor:
+        return decode_features(self.feat_q[rows], self.feat_scale[rows])
+
+
 @dataclass
 class TeacherStore:
     """Compressed teacher outputs for ``N`` training items (see the module docstring for fields)."""
@@ -86,18 +122,19 @@ class TeacherStore:
         """Reconstructed float32 logits ``[len(rows), C]``: stored top-k exact (to float16), each tail
         class ``tail_lse - log(C - k)`` (same total tail probability at temperature 1)."""
         sl = slice(None) if rows is None else np.asarray(rows)
-        top = torch.from_numpy(self.topk_logits[sl].astype(np.float32))
-        idx = torch.from_numpy(self.topk_idx[sl].astype(np.int64))
-        tail = torch.from_numpy(self.tail_lse[sl].astype(np.float32))
-        c, k = self.n_classes, self.k
-        fill = tail - (math.log(c - k) if k < c else 0.0)
-        out = fill[:, None].expand(top.shape[0], c).clone()
-        return out.scatter(1, idx, top)
+        return decode_logits(torch.from_numpy(self.topk_logits[sl]), torch.from_numpy(self.topk_idx[sl]),
+                             torch.from_numpy(self.tail_lse[sl]), self.n_classes)
 
     def features(self, rows: np.ndarray | torch.Tensor | None = None) -> torch.Tensor:
         """Dequantised float32 features ``[len(rows), F]``."""
         sl = slice(None) if rows is None else np.asarray(rows)
-        return torch.from_numpy(self.feat_q[sl].astype(np.float32) * self.feat_scale[sl].astype(np.float32)[:, None])
+        return decode_features(torch.from_numpy(self.feat_q[sl]), torch.from_numpy(self.feat_scale[sl]))
+
+    def to(self, device: str | torch.device) -> "DeviceStore":
+        """The compressed arrays as torch tensors on ``device`` (decoded per batch there)."""
+        return DeviceStore(*(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in
+                             (self.topk_logits, self.topk_idx, self.tail_lse, self.feat_q, self.feat_scale)),
+                           n_classes=self.n_classes)
 
     def save(self, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
         path = Path(path)
