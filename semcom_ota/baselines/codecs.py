@@ -214,14 +214,26 @@ class DigitalTextCodec(Codec):
         _check_budget_snr(budget, snr_db)
         # the highest-goodput MCS bounds what can be sent at all (raises when no MCS fits the budget)
         best = select_mcs(None, int(budget), float(snr_db), channel, target_fer=self.target_fer)
-        data, kept = fit_text(text, best.plan.payload_bits // 8, self.source_codec)
-        choice = select_mcs(len(data) * 8, int(budget), float(snr_db), channel, target_fer=self.target_fer)
-        tag = TEXT_CODEC_IDS[self.source_codec]
-        symbols = DigitalBitPipe(int(budget)).send(_bits_of(data), choice.mcs, tag=tag)
-        extra = {"mcs": choice.mcs.index, "mcs_name": choice.mcs.name, "payload_bytes": len(data), "chars_sent": kept,
+        bits, tag, info = self.source_fit(text, best.plan.payload_bits)
+        choice = select_mcs(bits.size, int(budget), float(snr_db), channel, target_fer=self.target_fer)
+        symbols = DigitalBitPipe(int(budget)).send(bits, choice.mcs, tag=tag)
+        extra = {"mcs": choice.mcs.index, "mcs_name": choice.mcs.name, **info,
                  "chars_total": len(text), "success_prob": choice.success_prob, "channel_plan": channel}
         meta = FrameMeta(codec_id=self.codec_id, snr_db=float(snr_db), flags=tag, extra=extra)
         return SemanticFrame(symbols, [int(budget)], meta)
+
+    def source_fit(self, text: str, max_bits: int) -> tuple[np.ndarray, int, dict[str, Any]]:
+        """Source-code the longest prefix of ``text`` that fits ``max_bits`` -> (payload bits uint8 ``[L]``,
+        the in-band tag 0..3, TX info with at least ``chars_sent``). Subclasses swap the source coder here."""
+        data, kept = fit_text(text, max_bits // 8, self.source_codec)
+        return _bits_of(data), TEXT_CODEC_IDS[self.source_codec], {"payload_bytes": len(data), "chars_sent": kept}
+
+    def source_decode(self, bits: np.ndarray, tag: int, tasks: dict[str, Any]) -> str:
+        """Payload bits that passed the CRC -> text (ValueError/KeyError when they do not decode);
+        may add RX info to ``tasks``."""
+        codec = {v: k for k, v in TEXT_CODEC_IDS.items()}.get(tag)
+        tasks.update(source_codec=codec, payload_bytes=bits.size // 8)
+        return decompress_text(np.packbits(bits).tobytes(), codec)
 
     def decode(self, frame: RxSemanticFrame) -> Decoded:
         if not frame.status.decodable:
@@ -230,10 +242,8 @@ class DigitalTextCodec(Codec):
         tasks: dict[str, Any] = {"ok": res.ok, "reason": res.reason, "mcs": None if res.mcs is None else res.mcs.index}
         if not res.ok:
             return Decoded("", tasks)
-        codec = {v: k for k, v in TEXT_CODEC_IDS.items()}.get(res.tag)
-        tasks.update(source_codec=codec, payload_bytes=res.bits.size // 8)
         try:
-            return Decoded(decompress_text(np.packbits(res.bits).tobytes(), codec), tasks)
+            return Decoded(self.source_decode(res.bits, res.tag, tasks), tasks)
         except (ValueError, KeyError) as err:
-            log.warning("text-digital: source decoder failed: %s", err)
+            log.warning("%s: source decoder failed: %s", self.name, err)
             return Decoded("", {**tasks, "ok": False, "reason": "source_decode"})
