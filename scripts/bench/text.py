@@ -3,6 +3,8 @@
 
     .venv/bin/python scripts/bench/text.py [--channel awgn] [--n-items 100] [--budget N] [--json out.json]
     .venv/bin/python scripts/bench/text.py --private-knowledge   # base vs KJV fine-tune on KJV and fortunes
+    .venv/bin/python scripts/bench/text.py --coders 200 --gemma-decode 40   # lossless coders: bits/token, time
+    .venv/bin/python scripts/bench/text.py --budget 320 --llm gemma3-270m   # + digital-llm, hybrid (llm extra)
 
 Test split only (RAG thresholds tuned on val). Prints one table per metric: rows = SNR, columns = schemes.
 """
@@ -20,7 +22,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from semcom_ota.eval.text import SCHEMES, TextEvalConfig, evaluate_text  # noqa: E402
+from semcom_ota.progress import progress  # noqa: E402
+
+from semcom_ota.eval.text import TextEvalConfig, default_schemes, evaluate_text  # noqa: E402
 from semcom_ota.results import write_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +70,59 @@ def private_knowledge(n_items: int, snrs: list[float], channel: str) -> None:
             print(name.ljust(22) + corpus.ljust(10) + "".join(f"{c:>16}" for c in cells))
 
 
+def lossless_coders(n_items: int, gemma_decode: int, corpus: str = "web") -> None:
+    """Bits per Gemma token (and per sentence) of Gemma-AC, byte-n-gram-AC, Brotli and zlib on test
+    sentences, with encode/decode time per sentence (1 thread). Every AC stream is decoded and checked
+    (Gemma: the first ``gemma_decode`` sentences; its encode runs on all)."""
+    import numpy as np
+
+    from semcom_ota.baselines.arith import ModelTextCoder
+    from semcom_ota.baselines.text_codecs import compress_text, decompress_text
+    from semcom_ota.eval.text import sample_sentences
+    from semcom_ota.semantic.llm import load_next_token_model
+    from semcom_ota.semantic.llm.gemma import gemma_available
+
+    refs = sample_sentences(corpus, "test", n_items, 0)
+    coders = {"ngram-AC": ModelTextCoder(load_next_token_model("byte-ngram", corpus))}
+    t = time.time()
+    gemma = load_next_token_model("gemma3-270m") if gemma_available() else None
+    if gemma is not None:
+        print(f"gemma load (converted cache): {time.time() - t:.1f} s")
+        coders = {"gemma-AC": ModelTextCoder(gemma), **coders}
+    n_tok = np.array([len(gemma.tokenize(r)) for r in refs]) if gemma is not None else None
+    res = {}
+    for name in ("zlib", "brotli"):
+        t = time.time()
+        data = [compress_text(r, name) for r in refs]
+        te = (time.time() - t) / len(refs)
+        t = time.time()
+        assert [decompress_text(d, name) for d in data] == refs
+        res[name] = (np.array([8 * len(d) for d in data]), te, (time.time() - t) / len(refs), len(refs))
+    for name, c in coders.items():
+        bits, te, td, nd = [], 0.0, 0.0, 0
+        n_dec = gemma_decode if name == "gemma-AC" else len(refs)
+        for i, r in enumerate(progress(refs, desc=name, unit="sent")):
+            t = time.time()
+            b = c.compress(r)
+            te += time.time() - t
+            bits.append(b.size)
+            if i < n_dec:
+                t = time.time()
+                assert c.decompress(b) == r, f"{name}: round trip failed on {r!r}"
+                td += time.time() - t
+                nd += 1
+        res[name] = (np.array(bits), te / len(refs), td / max(nd, 1), nd)
+    chars = sum(len(r) for r in refs)
+    print(f"lossless coders on {len(refs)} {corpus} test sentences ({chars / len(refs):.1f} chars"
+          + (f", {n_tok.mean():.1f} Gemma tokens" if n_tok is not None else "") + " per sentence; 1 thread, shared 2-core CPU)")
+    print("coder".ljust(10) + "bits/sent".rjust(10) + "bits/char".rjust(10) + "bits/Gemma-tok".rjust(15)
+          + "enc ms/sent".rjust(12) + "dec ms/sent".rjust(12) + "  decoded+checked")
+    for name, (bits, te, td, nd) in res.items():
+        per_tok = f"{bits.sum() / n_tok.sum():.2f}" if n_tok is not None else "-"
+        print(name.ljust(10) + f"{bits.mean():10.1f}{bits.sum() / chars:10.3f}{per_tok:>15}"
+              f"{1e3 * te:12.1f}{1e3 * td:12.1f}  {nd}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="web")
@@ -75,6 +132,11 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=None)
     ap.add_argument("--global-size", type=int, default=5000)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--llm", default="gemma3-270m", help="next-token model of the LLM schemes (or byte-ngram)")
+    ap.add_argument("--schemes", default=None, help="comma-separated (default: all available)")
+    ap.add_argument("--coders", type=int, default=0, metavar="N",
+                    help="only measure the lossless coders (bits/token, time) on N test sentences")
+    ap.add_argument("--gemma-decode", type=int, default=40, help="with --coders: Gemma decodes checked")
     ap.add_argument("--private-knowledge", action="store_true",
                     help="compare the base codec with its KJV fine-tune on KJV and fortunes test")
     a = ap.parse_args()
@@ -83,17 +145,21 @@ def main() -> None:
     if a.private_knowledge:
         private_knowledge(a.n_items, [float(s) for s in a.snr_db.split(",")], a.channel)
         return
+    if a.coders:
+        lossless_coders(a.coders, a.gemma_decode, a.corpus)
+        return
     t = time.time()
+    schemes = a.schemes.split(",") if a.schemes else default_schemes(a.llm)
     cfg = TextEvalConfig(corpus=a.corpus, channel=a.channel, snrs_db=[float(s) for s in a.snr_db.split(",")],
-                         n_items=a.n_items, budget=a.budget, schemes=SCHEMES, global_size=a.global_size,
+                         n_items=a.n_items, budget=a.budget, schemes=schemes, global_size=a.global_size, llm=a.llm,
                          card=ROOT / "models/text_semantic.yaml", rag_card=ROOT / "models/text_rag.yaml")
     rows = evaluate_text(cfg)
-    print(f"text benchmark: corpus {a.corpus} test split, link twin, {time.time() - t:.0f} s "
+    print(f"text benchmark: corpus {a.corpus} test split, link twin, LLM {a.llm}, {time.time() - t:.0f} s "
           f"(2 CPU cores, no GPU, torch threads 1)\n")
     for metric in ("similarity", "bleu"):
         print(pivot(rows, metric) + "\n")
     if a.json:
-        write_rows(a.json, rows, {"bench": "text", "corpus": a.corpus})
+        write_rows(a.json, rows, {"bench": "text", "corpus": a.corpus, "llm": a.llm})
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ def eval_text(
     link: str = typer.Option("twin", help="twin (symbol-level), sim or gnuradio (OFDM PHY via link transport)."),
     budget: Optional[int] = typer.Option(None, help="Channel uses per sentence (default: the codec's full frame)."),
     n_items: int = typer.Option(200, "--n-items", help="Test sentences (seeded sample)."),
-    schemes: str = typer.Option(",".join(("semantic", "semantic+rag", "utf8+ldpc", "brotli+ldpc", "ideal-separation", "hybrid")),
-                                help="Comma-separated schemes."),
+    schemes: str = typer.Option("default", help="Comma-separated schemes; default: all (the LLM ones, "
+                                "digital-llm, ideal-separation-llm and hybrid, only when the llm extra is installed)."),
+    llm: str = typer.Option("gemma3-270m", help="Next-token model of the LLM schemes: gemma3-270m or byte-ngram."),
     global_size: int = typer.Option(5000, help="Global base: train sentences per corpus (web, kjv)."),
     card: Path = typer.Option(Path("models/text_semantic.yaml"), help="Model card of the text codec."),
     rag_card: Path = typer.Option(Path("models/text_rag.yaml"), help="RAG thresholds (tuned on val)."),
@@ -26,18 +27,18 @@ def eval_text(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write result rows here."),
 ) -> None:
     """Evaluate text schemes; prints a table and writes DESIGN §2 rows with --json."""
-    from semcom_ota.eval.text import SCHEMES, TextEvalConfig, evaluate_text
+    from semcom_ota.eval.text import SCHEME_ALIASES, SCHEMES, TextEvalConfig, default_schemes, evaluate_text
     from semcom_ota.results import format_table, write_rows
 
-    sch = [s.strip() for s in schemes.split(",") if s.strip()]
-    bad = [s for s in sch if s not in SCHEMES]
+    sch = list(default_schemes(llm)) if schemes == "default" else [s.strip() for s in schemes.split(",") if s.strip()]
+    bad = [s for s in sch if s not in SCHEMES and s not in SCHEME_ALIASES]
     if bad:
         raise typer.BadParameter(f"--schemes {bad}: expected some of {list(SCHEMES)}")
     cfg = TextEvalConfig(corpus=corpus, snrs_db=_floats(snr_db, "--snr-db"), channel=channel, link=link,
                          budget=budget, n_items=n_items, schemes=sch, global_size=global_size, seed=seed,
-                         card=card, rag_card=rag_card)
+                         llm=llm, card=card, rag_card=rag_card)
     rows = evaluate_text(cfg)
     typer.echo(format_table(rows))
     if json_out:
-        write_rows(json_out, rows, {"corpus": corpus, "split": "test", "link": link, "n_items": n_items})
+        write_rows(json_out, rows, {"corpus": corpus, "split": "test", "link": link, "n_items": n_items, "llm": llm})
         typer.echo(f"wrote {json_out}")

@@ -13,13 +13,19 @@ Schemes
   the local base), ``semantic+rag:out-of-base`` (the other half), ``semantic+rag:stale-local`` (the
   in-base messages decoded before the local base was updated), with ``semantic:in-base`` /
   ``semantic:out-of-base`` for reference.
-- ``utf8+ldpc``, ``brotli+ldpc``: source coder + IEEE 802.11n LDPC + QAM at the best MCS for the SNR
-  (``semcom_ota.baselines``); a frame that fails its CRC delivers nothing ("" -> BLEU 0, similarity 0).
-- ``hybrid``: per message, the transmitter picks Brotli+LDPC when its expected quality (the MCS's
-  success probability x the fraction of the text that fits) is at least the semantic codec's expected
-  similarity at that SNR (measured on val, ``models/text_rag.yaml``), else semantic+RAG.
-- ``ideal-separation``: Brotli at the rate of a capacity-achieving code (AWGN: the longest prefix that
-  fits ``n log2(1+snr)`` bits; Rayleigh: the outage-optimal rate, delivered iff the fade supports it).
+- ``digital`` (Brotli) and ``utf8+ldpc``: source coder + IEEE 802.11n LDPC + QAM at the best MCS for
+  the SNR (``semcom_ota.baselines``); a frame that fails its CRC delivers nothing ("" -> BLEU 0,
+  similarity 0). ``brotli+ldpc`` is accepted as the old name of ``digital``.
+- ``digital-llm``: LLM arithmetic coding (``cfg.llm``: Gemma-3-270M with the ``llm`` extra, or the
+  ``byte-ngram`` model) + the same LDPC/MCS machinery (codec_id 8, ``semcom_ota.baselines.text_llm``).
+- ``hybrid``: per message, the transmitter picks LLM arithmetic coding + LDPC (codec_id 8) when its
+  expected quality (the chosen MCS's success probability at the fed-back SNR x the fraction of the
+  text that fits) is at least the semantic codec's expected similarity at that SNR (semantic+RAG,
+  measured on val, ``models/text_rag.yaml``), else semantic+RAG (codec_id 6). ``hybrid-brotli``: the
+  same rule with Brotli + LDPC (codec_id 7) as the digital option.
+- ``ideal-separation`` / ``ideal-separation-llm``: Brotli / LLM arithmetic coding at the rate of a
+  capacity-achieving code (AWGN: the longest prefix that fits ``n log2(1+snr)`` bits; Rayleigh: the
+  outage-optimal rate, delivered iff the fade supports it).
 
 Links: ``twin`` (symbol-level channel twin, batched), ``sim`` / ``gnuradio`` (the OFDM PHY through
 :func:`semcom_ota.link.transport.transmit_frames`; only the semantic frames take the PHY path — the
@@ -48,7 +54,20 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CARD = ROOT / "models" / "text_semantic.yaml"
 DEFAULT_RAG_CARD = ROOT / "models" / "text_rag.yaml"
-SCHEMES = ("semantic", "semantic+rag", "utf8+ldpc", "brotli+ldpc", "ideal-separation", "hybrid")
+SCHEMES = ("semantic", "semantic+rag", "digital", "digital-llm", "utf8+ldpc", "ideal-separation",
+           "ideal-separation-llm", "hybrid", "hybrid-brotli")
+SCHEME_ALIASES = {"brotli+ldpc": "digital"}
+LLM_SCHEMES = ("digital-llm", "ideal-separation-llm", "hybrid")
+
+
+def default_schemes(llm: str = "gemma3-270m") -> tuple[str, ...]:
+    """Every scheme, less the LLM ones when ``llm`` is Gemma and the ``llm`` extra is not installed."""
+    if llm == "gemma3-270m":
+        from semcom_ota.semantic.llm.gemma import gemma_available
+
+        if not gemma_available():
+            return tuple(s for s in SCHEMES if s not in LLM_SCHEMES)
+    return SCHEMES
 LINKS = ("twin", "sim", "gnuradio")
 
 
@@ -65,6 +84,7 @@ class TextEvalConfig:
     global_corpora: Sequence[str] = ("web", "kjv")
     global_size: int = 5000  # sentences per global corpus (seeded sample of train)
     seed: int = 0
+    llm: str = "gemma3-270m"  # next-token model of the LLM schemes ("gemma3-270m" or "byte-ngram")
     card: Path = DEFAULT_CARD
     rag_card: Path = DEFAULT_RAG_CARD
     extra: dict = field(default_factory=dict)
@@ -182,6 +202,17 @@ def ideal_separation_text(text: str, channel_uses: int, snr_db: float, channel: 
     return decompress_text(data, "brotli") if arrived else ""
 
 
+def hybrid_choice(q_semantic: float, digital_info: Sequence[dict]) -> np.ndarray:
+    """The hybrid's per-message decision from TX-side quantities only: True = send digital.
+
+    ``digital_info``: the digital frames' TX extras (``success_prob`` of the chosen MCS at the fed-back
+    SNR, ``chars_sent``, ``chars_total``); digital wins when ``success_prob * chars_sent / chars_total``
+    (its expected delivered fraction) is at least ``q_semantic`` (the semantic codec's val similarity).
+    """
+    q = np.array([i["success_prob"] * i["chars_sent"] / max(i["chars_total"], 1) for i in digital_info])
+    return q >= q_semantic
+
+
 class _Scorer:
     """Per-item BLEU and similarity with the references embedded once."""
 
@@ -213,9 +244,20 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
     from semcom_ota.semantic.text.codec import TextSemanticCodec
 
     seed_everything(cfg.seed)
-    unknown = [s for s in cfg.schemes if s not in SCHEMES]
+    schemes = [SCHEME_ALIASES.get(s, s) for s in cfg.schemes]
+    digital_names = [s for s in dict.fromkeys(cfg.schemes) if SCHEME_ALIASES.get(s, s) == "digital"]
+    unknown = [s for s in schemes if s not in SCHEMES]
     if unknown:
-        raise ValueError(f"schemes {unknown}: expected a subset of {SCHEMES}")
+        raise ValueError(f"schemes {unknown}: expected a subset of {SCHEMES} (or {list(SCHEME_ALIASES)})")
+    need_rag = "semantic+rag" in schemes or "hybrid" in schemes or "hybrid-brotli" in schemes
+    need_llm = any(s in schemes for s in ("digital-llm", "hybrid", "ideal-separation-llm"))
+    need_brotli = "digital" in schemes or "hybrid-brotli" in schemes
+    coder = llm_codec = None
+    if need_llm:  # before the semantic codec: a missing extra fails fast, naming it
+        from semcom_ota.baselines.text_llm import LlmTextCodec
+
+        llm_codec = LlmTextCodec(cfg.llm, channel=cfg.channel)
+        coder = llm_codec.coder
     codec = TextSemanticCodec(cfg.card)
     lam = codec.lam
     n = int(cfg.budget or codec.n_symbols)
@@ -224,8 +266,7 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
     in_idx, out_idx = np.arange(half), np.arange(half, len(refs))
     rows: list[ResultRow] = []
 
-    rag = None
-    if "semantic+rag" in cfg.schemes:
+    if need_rag:
         rcfg = read_rag_config(cfg.rag_card) if Path(cfg.rag_card).is_file() else RagConfig()
         gkb = global_base(cfg.global_corpora, cfg.global_size, cfg.seed, lam.sentence_embeddings)
         # the receiver's local base: earlier content (other sentences of this corpus' split)
@@ -237,42 +278,64 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
     channel = SymbolChannel(cfg.link, cfg.channel, cfg.seed)
     score = _Scorer(refs, lam)
     for snr in progress(list(cfg.snrs_db), desc=f"text eval {cfg.channel}", unit="snr"):
-        if "semantic" in cfg.schemes or "semantic+rag" in cfg.schemes:
+        if "semantic" in schemes or need_rag:
             x = np.concatenate([codec.encode_batch(refs[s:s + 64], n, snr) for s in range(0, len(refs), 64)])
             rx, nv, m, snr_est = channel(x, snr, codec)
             logp = torch.cat([codec.decode_logprobs(rx[s:s + 64], nv[s:s + 64], m[s:s + 64], snr_est[s:s + 64])
                               for s in range(0, len(refs), 64)])
             hyps = codec.texts_from_logprobs(logp)
-            if "semantic" in cfg.schemes:
+            if "semantic" in schemes:
                 sc = score(hyps)
                 rows += _rows("semantic", cfg, snr, n, sc)
                 rows += _rows("semantic:in-base", cfg, snr, n, sc, in_idx)
                 rows += _rows("semantic:out-of-base", cfg, snr, n, sc, out_idx)
-            if "semantic+rag" in cfg.schemes:
+            if need_rag:
                 stale = [c.text for c in rag_stale.correct(hyps, logp)]
-                rows += _rows("semantic+rag:stale-local", cfg, snr, n, score(stale), in_idx)
                 keys = lkb.add([refs[i] for i in in_idx])  # the update: this receiver's new content
                 out = [c.text for c in RagDecoder(codec, {"local": lkb, "global": gkb}, rcfg).correct(hyps, logp)]
                 lkb.remove(keys)  # back to stale for the next SNR
+            if "semantic+rag" in schemes:
+                rows += _rows("semantic+rag:stale-local", cfg, snr, n, score(stale), in_idx)
                 sc = score(out)
                 rows += _rows("semantic+rag", cfg, snr, n, sc)
                 rows += _rows("semantic+rag:in-base", cfg, snr, n, sc, in_idx)
                 rows += _rows("semantic+rag:out-of-base", cfg, snr, n, sc, out_idx)
-        rng = make_rng(cfg.seed + int(round(snr * 10)))
-        for scheme in ("utf8+ldpc", "brotli+ldpc"):
-            if scheme in cfg.schemes:
-                from semcom_ota.baselines.schemes import DigitalTextScheme
+        rng = make_rng((cfg.seed + int(round(snr * 10))) % 2**31)  # negative SNRs too
+        q_sem = expected_semantic_similarity(rcfg, cfg.channel, snr) if need_rag else None
+        from semcom_ota.baselines.schemes import DigitalTextScheme
 
-                dig = DigitalTextScheme(codec=scheme.split("+")[0])
-                sent = [dig.transmit(r, n, snr, cfg.channel, rng) for r in refs]
-                hyps_d = [h for h, _ in sent]
-                rows += _rows(scheme, cfg, snr, n, score(hyps_d))
-                if scheme == "brotli+ldpc" and "hybrid" in cfg.schemes and "semantic+rag" in cfg.schemes:
-                    q_sem = expected_semantic_similarity(rcfg, cfg.channel, snr)
-                    q_dig = [i["success_prob"] * i["chars_sent"] / max(i["chars_total"], 1) for _, i in sent]
-                    hyb = [hd if qd >= q_sem else hs for hd, hs, qd in zip(hyps_d, out, q_dig)]
-                    rows += _rows("hybrid", cfg, snr, n, score(hyb))
-        if "ideal-separation" in cfg.schemes:
+        if "utf8+ldpc" in schemes:
+            dig = DigitalTextScheme(codec="utf8")
+            rows += _rows("utf8+ldpc", cfg, snr, n, score([dig.transmit(r, n, snr, cfg.channel, rng)[0] for r in refs]))
+        if need_brotli:
+            dig = DigitalTextScheme(codec="brotli")
+            sent = [dig.transmit(r, n, snr, cfg.channel, rng) for r in refs]
+            hyps_d = [h for h, _ in sent]
+            sc = score(hyps_d)
+            for name in digital_names:  # rows under the name asked for ("digital" or its old name)
+                rows += _rows(name, cfg, snr, n, sc)
+            if "hybrid-brotli" in schemes:
+                pick = hybrid_choice(q_sem, [i for _, i in sent])
+                rows += _rows("hybrid-brotli", cfg, snr, n, score([hd if p else hs for hd, hs, p in zip(hyps_d, out, pick)]))
+                rows.append(ResultRow("text", "hybrid-brotli", cfg.channel, float(snr), n, "digital_share",
+                                      float(pick.mean()), len(pick)))
+        if "digital-llm" in schemes or "hybrid" in schemes:
+            sent = [llm_codec.transmit(r, n, snr, cfg.channel, rng)
+                    for r in progress(refs, desc=f"digital-llm {snr:g} dB", unit="sent", leave=False)]
+            hyps_l = [h for h, _ in sent]
+            if "digital-llm" in schemes:
+                rows += _rows("digital-llm", cfg, snr, n, score(hyps_l))
+            if "hybrid" in schemes:
+                pick = hybrid_choice(q_sem, [i for _, i in sent])
+                rows += _rows("hybrid", cfg, snr, n, score([hl if p else hs for hl, hs, p in zip(hyps_l, out, pick)]))
+                rows.append(ResultRow("text", "hybrid", cfg.channel, float(snr), n, "digital_share",
+                                      float(pick.mean()), len(pick)))
+        if "ideal-separation" in schemes:
             hyps_i = [ideal_separation_text(r, n, snr, cfg.channel, rng) for r in refs]
             rows += _rows("ideal-separation", cfg, snr, n, score(hyps_i))
+        if "ideal-separation-llm" in schemes:
+            from semcom_ota.baselines.text_llm import ideal_separation_llm
+
+            hyps_i = [ideal_separation_llm(coder, r, n, snr, cfg.channel, rng)[0] for r in refs]
+            rows += _rows("ideal-separation-llm", cfg, snr, n, score(hyps_i))
     return rows
