@@ -86,8 +86,11 @@ def pack_outputs(out_dir: Path, models: Path, ck: Path) -> list[Path]:
         written.append(out_dir / name)
     for f in (ck / "teacher.safetensors", ck / "teacher_store.safetensors"):
         if f.is_file():
-            shutil.copyfile(f, out_dir / f.name)
-            written.append(out_dir / f.name)
+            dest = out_dir / f.name
+            if not dest.is_file() or dest.stat().st_mtime < f.stat().st_mtime:
+                shutil.copyfile(f, out_dir / (f.name + ".tmp"))  # whole or not at all, if killed meanwhile
+                (out_dir / (f.name + ".tmp")).replace(dest)
+            written.append(dest)
     for f in written:
         if f.stat().st_size >= MAX_OUT_BYTES:
             log.warning("%s: %.1f MiB, over the 16 MiB a fetched file may have", f, f.stat().st_size / 2**20)
