@@ -10,16 +10,7 @@ import numpy as np
 import scipy.fft as sp_fft
 
 from semcom_ota.phy.layout import OfdmLayout
-from semcom_ota.phy.sync import SyncResult, _phasor
-
-
-def _unit_phasor(phase: np.ndarray) -> np.ndarray:
-    """complex64 ``exp(1j * phase)`` (float32 cos/sin: much faster than a complex exp)."""
-    ph = np.asarray(phase, np.float32)
-    out = np.empty(ph.shape, np.complex64)
-    np.cos(ph, out=out.real)
-    np.sin(ph, out=out.imag)
-    return out
+from semcom_ota.phy.sync import SyncResult, _phasor, _unit_phasor
 
 
 def ofdm_demodulate(
@@ -227,7 +218,7 @@ def track_pilots(
         ang = np.unwrap(ang, axis=0)
     ang *= wgt
     theta = np.dot(ang, lay.ones_pilot[1:]) / np.maximum(np.dot(wgt, dk), 1e-300)
-    Q *= _unit_phasor(np.multiply.outer(theta, -lay.pilot_f)).astype(np.complex128)
+    Q *= _unit_phasor(theta[:, None] @ lay.pilot_plane[:1]).astype(np.complex128)  # e^{-jθk}
     Qc = np.dot(Q, lay.ones_pilot_c)
     hp2 = float(np.vdot(hp, hp).real)
     var1 = sync.noise_var / (2.0 * hp2)  # phase variance of one symbol's pilot phasor
@@ -273,9 +264,10 @@ def mmse_equalise(
     g = (np.conj(h) / h2).astype(np.complex64)
     # one float32 phase per bin: the symbol's CFO phase (angle of rot) minus the tracked
     # phase φ + θ·k (|phase| < 3π + |θ|·27: float32 keeps it to ~1e-7 rad, like the phasors)
-    ph = np.multiply.outer(theta.astype(np.float32), -lay.data_f32)
-    ph += (np.arctan2(rot.imag, rot.real) - phi.astype(np.float32))[:, None]
-    z = _unit_phasor(ph)
+    A = np.empty((theta.size, 2), np.float32)
+    A[:, 0] = theta
+    np.subtract(np.arctan2(rot.imag, rot.real), phi, out=A[:, 1], casting="same_kind")
+    z = _unit_phasor(A @ lay.data_plane)
     z *= g
     z *= Yd
     nv_bin = ((sync.noise_var + sync.h_err_var[dp]) / h2).astype(np.float32)
@@ -307,10 +299,11 @@ def pilot_error_ratio(
     S = Yp.shape[0]
     pp = lay.pilot_pos
     h = sync.h[pp]
-    ph = np.multiply.outer(theta, -lay.pilot_f)
-    ph -= phi[:, None]
+    A = np.empty((S, 2))
+    A[:, 0] = theta
+    A[:, 1] = phi
     e = Yp.astype(np.complex64, copy=True)  # complex64 throughout: a ratio tested against 1 + 3σ
-    e *= _unit_phasor(ph)
+    e *= _unit_phasor(A @ lay.pilot_plane)  # e^{-j(φ + θk)}
     e *= (1.0 / h).astype(np.complex64)
     e -= lay.pilots_complex(0, S, np.complex64)
     e2 = e.real * e.real

@@ -73,6 +73,10 @@ class OfdmLayout:
         self.ones_pilot_c = np.ones(self.n_pilot, np.complex128)
         self.ones_pilot_f32 = np.ones(self.n_pilot, np.float32)
         self.fft_n = np.arange(N, dtype=np.float64)
+        # phase planes as [S, 2] @ [2, bins] products (BLAS: far cheaper than broadcasting
+        # [S, 1] against [1, bins] on this many short rows): columns (slope, offset)
+        self.pilot_plane = np.stack([-self.pilot_f, -np.ones(self.n_pilot)])  # -(θ k + φ)
+        self.data_plane = np.stack([-self.data_f32, np.ones(self.n_data, np.float32)])  # a - θ k
         self.sym_len = N + C
         self.tx_scale = cfg.backoff_rms * N / math.sqrt(self.n_used)
 
@@ -121,7 +125,7 @@ class OfdmLayout:
         self._pilot_rows = self._pilot_table[np.arange(n_max) % self.pilot_polarity.size]
         self._sym_offsets = self.sym_len * np.arange(n_max, dtype=np.float64)
         self._sym_offsets.setflags(write=False)
-        self._pilot_rows_c = {np.dtype(t): self._pilot_rows.astype(t) for t in (np.complex64, np.complex128)}
+        self._pilot_rows_c = {t: self._pilot_rows.astype(t) for t in (np.complex64, np.complex128)}
         for a in (self._pilot_rows, *self._pilot_rows_c.values()):
             a.setflags(write=False)
 
@@ -154,8 +158,9 @@ class OfdmLayout:
     def pilots_complex(self, first: int, count: int, dtype: type = np.complex128) -> np.ndarray:
         """:meth:`pilots` as complex64 or complex128 (so that products with received pilots stay
         in one dtype); shared, do not modify."""
-        if 0 <= first and first + count <= self._pilot_rows.shape[0]:
-            return self._pilot_rows_c[np.dtype(dtype)][first : first + count]
+        rows = self._pilot_rows_c.get(dtype)
+        if rows is not None and 0 <= first and first + count <= rows.shape[0]:
+            return rows[first : first + count]
         return self.pilots(first, count).astype(dtype)
 
     def symbol_offsets(self, count: int) -> np.ndarray:

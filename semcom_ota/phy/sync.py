@@ -22,6 +22,15 @@ def _phasor(phase: np.ndarray) -> np.ndarray:
     return out
 
 
+def _unit_phasor(phase: np.ndarray) -> np.ndarray:
+    """complex64 ``exp(1j * phase)`` (float32 cos/sin: much faster than a complex exp)."""
+    ph = np.asarray(phase, np.float32)
+    out = np.empty(ph.shape, np.complex64)
+    np.cos(ph, out=out.real)
+    np.sin(ph, out=out.imag)
+    return out
+
+
 def sc_window(layout: OfdmLayout) -> int:
     """Schmidl–Cox correlation window (samples): A is periodic with period ``n_fft/2`` over its whole
     CP + symbol, so the window spans ``n_fft/2 + cp_len`` samples and the metric peaks (at 1 without
@@ -184,7 +193,8 @@ class Synchroniser:
         and ``sum |H_ls|²`` over the used bins (``H_ls = mean(Y) · conj(b)``, ``|b| = 1``)."""
         N = self.N
         start = t0 + self.lay.b1_start - base
-        seg = buf[start : start + 2 * N] * _phasor((-2.0 * np.pi * cfo / N) * (self.b_n + (start + base - ref)))
+        ph = (-2.0 * np.pi * cfo / N) * (self.b_n + (start + base - ref))
+        seg = buf[start : start + 2 * N] * _unit_phasor(np.mod(ph, 2.0 * np.pi, out=ph))
         Y = np.fft.fft(seg.reshape(2, N), axis=1)[:, self.lay.used_idx]
         d = Y[0] - Y[1]
         s = Y[0] + Y[1]
@@ -215,7 +225,7 @@ class Synchroniser:
         cfo_f = cfo1 + frac
         # integer (even) part from A: the shift that makes adjacent-bin products coherent
         a0 = t0 + lay.cp_len - base
-        YA = np.fft.fft(buf[a0 : a0 + N] * _phasor((-2.0 * np.pi * cfo_f / N) * self.a_n))
+        YA = np.fft.fft(buf[a0 : a0 + N] * _unit_phasor((-2.0 * np.pi * cfo_f / N) * self.a_n))  # |phase| < 12 rad
         metric = np.abs((YA[self.a_lo_idx] * np.conj(YA[self.a_hi_idx])) @ self.a_ref_conj[0])
         cfo = cfo_f + float(self.shifts[int(np.argmax(metric))])
         # first path -> fine timing (power delay profile from the zero-filled LS estimate)
