@@ -239,10 +239,11 @@ class Synchroniser:
         if float(p.sum()) < self.min_concentration * e / N:
             return None
         thr = max(0.1 * float(p.max()), cfg.tap_threshold * (nv / 2.0) * lay.n_used / N**2)
-        sig = np.flatnonzero(p > thr)
-        if sig.size == 0:
+        above = p > thr
+        first = int(np.argmax(above))  # the first significant delay
+        if not above[first]:
             return None
-        shift = int(self.path_delays[sig[0]]) - cfg.timing_backoff
+        shift = int(self.path_delays[first]) - cfg.timing_backoff
         if abs(shift) > self.margin - 8:
             return None
         t0 += shift
