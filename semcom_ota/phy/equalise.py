@@ -263,7 +263,7 @@ def mmse_equalise(
     h2 = np.maximum(np.abs(h) ** 2, 1e-300)
     g = (np.conj(h) / h2).astype(np.complex64)
     # one float32 phase per bin: the symbol's CFO phase (angle of rot) minus the tracked
-    # phase φ + θ·k (|phase| < 3π + |θ|·27: float32 keeps it to ~1e-7 rad, like the phasors)
+    # phase φ + θ·k (|phase| ≤ 2π + |θ·k|: float32 keeps it to ~1e-6 rad, like the phasors)
     A = np.empty((theta.size, 2), np.float32)
     A[:, 0] = theta
     np.subtract(np.arctan2(rot.imag, rot.real), phi, out=A[:, 1], casting="same_kind")

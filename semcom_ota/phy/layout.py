@@ -48,6 +48,13 @@ class OfdmLayout:
     a_time: complex64 ``[sym_len]`` preamble A with its CP, scaled like every OFDM symbol.
     b_freq: complex128 ``[n_used]`` preamble B values on the used bins (unit modulus).
     b_block: complex64 ``[2 n_fft + 2 cp_len]`` the B block (CP of 2·cp_len, B, B).
+    header_interleave: permutation of the header's coded-bit slots (TX); header_fold: int64
+        ``[n_header_symbols · n_data]``, the coded bit each slot carries (RX).
+
+    Receiver constants (read-only by convention): ``ones_pilot*`` (pilot sums as dot products),
+    ``fft_n`` (``arange(n_fft)``), ``pilot_plane`` / ``data_plane`` (``[2, bins]`` phase planes),
+    ``header_sample_offsets`` (``[n_header_symbols, n_fft]`` sample offsets of the header's FFT
+    windows).
     """
 
     def __init__(self, cfg: PhyConfig) -> None:
@@ -73,8 +80,8 @@ class OfdmLayout:
         self.ones_pilot_c = np.ones(self.n_pilot, np.complex128)
         self.ones_pilot_f32 = np.ones(self.n_pilot, np.float32)
         self.fft_n = np.arange(N, dtype=np.float64)
-        # phase planes as [S, 2] @ [2, bins] products (BLAS: far cheaper than broadcasting
-        # [S, 1] against [1, bins] on this many short rows): columns (slope, offset)
+        # phase planes as one [S, 2] @ [2, bins] product (cheaper than broadcasting an outer
+        # product and a per-symbol offset over [S, bins]): rows (slope, offset)
         self.pilot_plane = np.stack([-self.pilot_f, -np.ones(self.n_pilot)])  # -(θ k + φ)
         self.data_plane = np.stack([-self.data_f32, np.ones(self.n_data, np.float32)])  # a - θ k
         self.sym_len = N + C
