@@ -78,20 +78,26 @@ def _noise(rng: np.random.Generator, x: np.ndarray, snr_db: float, power: float)
     return (x + w).astype(np.complex64)
 
 
+def _frames(rng: np.random.Generator, n: int, count: int) -> list:
+    """``count`` frames of ``n`` unit-power complex Gaussian symbols (sequence numbers 0, 1, ...)."""
+    from semcom_ota.frames import FrameMeta, SemanticFrame
+
+    return [
+        SemanticFrame(((rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)).astype(np.complex64), [n], FrameMeta(seq=i % 256))
+        for i in range(count)
+    ]
+
+
 def measure_ours(packet_bytes: int, total_samples: int, snr_db: float, repeats: int, seed: int = 0) -> list[BenchRow]:
     """TX and RX throughput of :class:`Modulator` / :class:`Demodulator` (best of ``repeats``)."""
-    from semcom_ota.frames import FrameMeta, SemanticFrame
     from semcom_ota.phy import Demodulator, Modulator, PhyConfig
 
     cfg = PhyConfig()
     rng = np.random.default_rng(seed)
     n = 4 * (packet_bytes + 4)
     mod = Modulator(cfg)
-    n_frames = max(4, total_samples // mod.layout.burst_len(n))
-    frames = [
-        SemanticFrame(((rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)).astype(np.complex64), [n], FrameMeta(seq=i % 256))
-        for i in range(n_frames)
-    ]
+    frames = _frames(rng, n, max(4, total_samples // mod.layout.burst_len(n)))
+    n_frames = len(frames)
     best_tx = None
     for _ in range(repeats):
         bursts, c, w = _timed(lambda: [mod.modulate(f) for f in frames])
@@ -150,7 +156,6 @@ def profile_rx(packet_bytes: int, total_samples: int = 1_000_000, snr_db: float 
     add about 1 µs per call."""
     import importlib
 
-    from semcom_ota.frames import FrameMeta, SemanticFrame
     from semcom_ota.phy import Demodulator, Modulator, PhyConfig
 
     cfg = PhyConfig()
@@ -158,9 +163,7 @@ def profile_rx(packet_bytes: int, total_samples: int = 1_000_000, snr_db: float 
     n = 4 * (packet_bytes + 4)
     mod = Modulator(cfg)
     n_frames = max(4, total_samples // mod.layout.burst_len(n))
-    x = np.concatenate(
-        [mod.modulate(SemanticFrame(((rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)).astype(np.complex64), [n], FrameMeta())) for _ in range(n_frames)]
-    )
+    x = np.concatenate([mod.modulate(f) for f in _frames(rng, n, n_frames)])
     y = _noise(rng, x, snr_db, cfg.backoff_rms**2)
     acc: dict[str, float] = {}
     stack: list[float] = []
