@@ -283,6 +283,12 @@ class Demodulator:
         self._trim()
         return out
 
+    def _pilots_received(self, F: np.ndarray, rot: np.ndarray) -> np.ndarray:
+        """``F[:, pilot_idx] * rot[:, None]``, complex64 ``[S, n_pilot]`` in C order."""
+        Yp = np.take(F, self.layout.pilot_idx, axis=1)
+        Yp *= rot[:, None]
+        return Yp
+
     def _info(self, res: SyncResult) -> dict:
         return {
             "t0": int(res.t0),
@@ -341,23 +347,24 @@ class Demodulator:
             thr = sync.noise_var + 0.2 * float(np.vdot(sync.h, sync.h).real) / lay.n_used
             Fu = F[nh + n_av - 1, lay.used_idx]
             if float(np.vdot(Fu, Fu).real) / lay.n_used <= thr:
-                Fu = F[nh : nh + n_av][:, lay.used_idx]
+                Fu = np.take(F[nh : nh + n_av], lay.used_idx, axis=1)
                 live = np.flatnonzero((Fu.real**2 + Fu.imag**2).mean(axis=1) > thr)
                 n_rx = int(live[-1]) + 1 if live.size else 0
         if n_rx < fr.n_ofdm and next_search == fr.end:
             next_search = pay_start + n_rx * L
         self._search = max(self._search, next_search)
         S = nh + n_rx
-        Yp = F[:S, lay.pilot_idx] * rot[:S, None]
+        Yp = self._pilots_received(F[:S], rot[:S])
         phi, theta, pv = track_pilots(Yp, lay, sync, 0)
         # sampling-rate offset: once the windows have drifted a sample or more, move each
         # window by the rounded drift and track the rest (keeps the windows inside the CP)
         offsets = np.rint(timing_drift(theta, lay)).astype(np.int64)
         if offsets.any():
             F, rot = ofdm_demodulate(self._buf, self._base, lay, sync, 0, S, offsets)
-            Yp = F[:, lay.pilot_idx] * rot[:, None]
+            Yp = self._pilots_received(F, rot)
             phi, theta, pv = track_pilots(Yp, lay, sync, 0, offsets)
-        z, nv = mmse_equalise(F[nh:S, lay.data_idx], rot[nh:S], lay, sync, phi[nh:], theta[nh:], pv[nh:])
+        Yd = np.take(F[nh:S], lay.data_idx, axis=1)  # C order (F[:, idx] would be column-major, slow below)
+        z, nv = mmse_equalise(Yd, rot[nh:S], lay, sync, phi[nh:], theta[nh:], pv[nh:])
         inflation = pilot_error_ratio(Yp, lay, sync, phi, theta, pv)[nh:]
         if inflation.size and inflation.max() > 1.0:
             nv *= inflation[:, None].astype(np.float32)

@@ -157,12 +157,13 @@ def header_llrs(buf: np.ndarray, base: int, lay: OfdmLayout, sync: SyncResult) -
     ph = np.mod(-w * (lay.header_sample_offsets + float(start - sync.phase_ref)), 2.0 * np.pi)
     F = np.fft.fft(blk.reshape(nh, L)[:, :N] * _unit_phasor(ph), axis=1)
     hp = sync.h[lay.pilot_pos]
-    Qs = np.dot(F[:, lay.pilot_idx] * (lay.pilots_complex(0, nh) * np.conj(hp)), lay.ones_pilot_c)
+    Qs = np.dot(np.take(F, lay.pilot_idx, axis=1) * (lay.pilots_complex(0, nh) * np.conj(hp)), lay.ones_pilot_c)
     hd = sync.h[lay.data_pos]
     h2 = np.maximum(np.abs(hd) ** 2, 1e-300)
     pv = sync.noise_var / (2.0 * float(np.vdot(hp, hp).real))
     gain = np.conj(hd) * (4.0 / (sync.noise_var + sync.h_err_var[lay.data_pos] + pv * h2))
-    z = F[:, lay.data_idx] * gain
+    z = np.take(F, lay.data_idx, axis=1)
+    z *= gain
     z *= _phasor(-_angle(Qs))[:, None]
     return z.real
 

@@ -195,7 +195,7 @@ class Synchroniser:
         start = t0 + self.lay.b1_start - base
         ph = (-2.0 * np.pi * cfo / N) * (self.b_n + (start + base - ref))
         seg = buf[start : start + 2 * N] * _unit_phasor(np.mod(ph, 2.0 * np.pi, out=ph))
-        Y = np.fft.fft(seg.reshape(2, N), axis=1)[:, self.lay.used_idx]
+        Y = np.take(np.fft.fft(seg.reshape(2, N), axis=1), self.lay.used_idx, axis=1)
         d = Y[0] - Y[1]
         s = Y[0] + Y[1]
         nv = float(np.vdot(d, d).real) / (2.0 * d.size)
