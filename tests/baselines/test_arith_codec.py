@@ -122,3 +122,21 @@ def test_eval_text_cli_llm_rows(tmp_path, web_test):
     assert got[("digital-llm", 20.0, "bleu")] == 1.0 and got[("digital-llm", -5.0, "similarity")] == 0.0
     assert got[("ideal-separation-llm", 20.0, "similarity")] > 0.99
     assert ("digital", 20.0, "similarity") in got
+
+
+def test_eval_hybrid_switches_by_snr(tmp_path, web_test):
+    """hybrid = semantic+RAG vs LLM-AC per message: all digital where the MCS is safe (20 dB), none at -5 dB."""
+    from typer.testing import CliRunner
+
+    from semcom_ota.cli.main import app
+
+    out = tmp_path / "h.json"
+    r = CliRunner().invoke(app, ["eval", "text", "--n-items", "6", "--snr-db", "-5,20", "--budget", "320",
+                                 "--llm", "byte-ngram", "--global-size", "40", "--schemes",
+                                 "semantic+rag,digital-llm,hybrid,hybrid-brotli", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    got = {(x["scheme"], x["snr_db"], x["metric"]): x["value"] for x in json.loads(out.read_text())["rows"]}
+    assert got[("hybrid", 20.0, "digital_share")] == 1.0 and got[("hybrid", -5.0, "digital_share")] == 0.0
+    assert got[("hybrid", 20.0, "similarity")] == got[("digital-llm", 20.0, "similarity")]
+    assert got[("hybrid", -5.0, "similarity")] == got[("semantic+rag", -5.0, "similarity")] > 0
+    assert ("hybrid-brotli", 20.0, "digital_share") in got
