@@ -133,8 +133,7 @@ def unpack_header(bits: np.ndarray) -> HeaderFields | None:
     if bits.size != HEADER_BITS + 16:
         raise ValueError(f"bits: expected {HEADER_BITS + 16} header bits, got {bits.size}")
     v = bits.astype(np.float64) @ _CRC_MATRIX
-    syn = v[:16] + _CRC_ZERO
-    if (syn - 2.0 * np.floor(syn * 0.5)).any():
+    if np.fmod(v[:16] + _CRC_ZERO, 2.0).any():  # exact small integers
         return None
     word = int(v[16])
     vals = {}
