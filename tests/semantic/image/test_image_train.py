@@ -9,7 +9,6 @@ import torch
 from semcom_ota.train.image import (
     ImageTrainConfig,
     build_patch_pool,
-    image_loss,
     lr_at,
     random_crops,
     resolve_device,
@@ -36,15 +35,6 @@ def test_side_crop_is_the_same_window_of_a_lossy_copy(photos):
     assert all(len(np.unique(side[i])) == 1 and side[i].flat[0] > 0 for i in np.flatnonzero(want))
 
 
-def test_psnr_loss_is_minus_mean_psnr_and_mse_loss_the_mean_mse():
-    x = torch.zeros(2, 3, 8, 8)
-    y = torch.stack([torch.full((3, 8, 8), 0.1), torch.full((3, 8, 8), 0.01)])
-    assert float(image_loss(y, x, "mse")) == pytest.approx((0.01 + 0.0001) / 2, rel=1e-5)
-    assert float(image_loss(y, x, "psnr")) == pytest.approx(-(20 + 40) / 2, rel=1e-4)
-    with pytest.raises(ValueError, match="loss='l1'"):
-        image_loss(y, x, "l1")
-
-
 def test_lr_by_time_follows_whichever_runs_out_first():
     cfg = ImageTrainConfig(steps=1000, lr=1e-3, lr_final=1e-5, lr_by_time=True, time_limit_min=1.0)
     assert lr_at(cfg, 0, 0.0) == pytest.approx(1e-3)
@@ -65,7 +55,7 @@ def test_device_names():
 
 def test_training_runs_saves_cpu_checkpoints_and_resumes(photos, tmp_path):
     cfg = ImageTrainConfig(steps=3, batch=2, crop=32, width=16, n_complex=8, group=4, side_variants=1,
-                           ckpt_every=2, loss="psnr", time_limit_min=5.0)
+                           ckpt_every=2, time_limit_min=5.0)
     ck = tmp_path / "ck.pt"
     res = train_image_jscc(cfg, photos, ck)
     assert res.steps == 3 and np.isfinite(res.final_loss)
