@@ -103,6 +103,19 @@ def _centred_sum(a: np.ndarray, width: int) -> np.ndarray:
     return c[width : width + n] - c[:n]
 
 
+def _centred_sum_last(a: np.ndarray, width: int) -> np.ndarray:
+    """:func:`_centred_sum` along the last axis of a 2-D array (same values)."""
+    n = a.shape[1]
+    if width <= 1 or n <= 1:
+        return a.copy()
+    h = width // 2
+    c = np.empty((a.shape[0], n + width + 1), a.dtype)
+    c[:, : h + 1] = 0
+    np.cumsum(a, axis=1, out=c[:, h + 1 : h + 1 + n])
+    c[:, h + 1 + n :] = c[:, h + n : h + n + 1]
+    return c[:, width : width + n] - c[:, :n]
+
+
 def _angle(z: np.ndarray) -> np.ndarray:
     """``np.angle`` without its Python wrapper (same values)."""
     return np.arctan2(z.imag, z.real)
@@ -200,27 +213,27 @@ def track_pilots(
     cfg = lay.cfg
     S = Yp.shape[0]
     hp = sync.h[lay.pilot_pos]
-    # one dtype per product (mixed-dtype ufuncs take a slow casting path), row sums as products
-    # with a ones vector (much faster than .sum(axis=1) over 3-4 columns)
-    Q = Yp.astype(np.complex128)
-    Q *= lay.pilots_complex(first, S)
-    Q *= np.conj(hp)  # ≈ |h|² e^{j(φ + θ k)}  (complex128 [S, P])
+    # pilot-major [P, S] (C order) and one dtype per product: every elementwise step then runs
+    # along the symbols (NumPy is slow on rows of 3-4 values and on mixed dtypes)
+    Q = np.array(Yp.T, dtype=np.complex128, order="C")
+    Q *= lay.pilots_complex(first, S).T
+    Q *= np.conj(hp)[:, None]  # ≈ |h|² e^{j(φ + θ k)}  (complex128 [P, S])
     step = None
     if offsets is not None:
         step = 2.0 * np.pi * np.asarray(offsets, np.float64) / lay.n_fft  # slope of a window move
-        Q *= _phasor(np.multiply.outer(-step, lay.pilot_f))
+        Q *= _phasor(np.multiply.outer(-lay.pilot_f, step))
     dk = lay.pilot_gaps
-    D = _centred_sum(Q[:, 1:] * np.conj(Q[:, :-1]), cfg.sro_window)  # [S, P-1]
+    D = _centred_sum_last(Q[1:] * np.conj(Q[:-1]), cfg.sro_window)  # [P-1, S]
     wgt = np.abs(D)
-    wgt *= dk
+    wgt *= dk[:, None]
     # unwrapped along time: the slope grows slowly with the sampling offset and may pass ±π/Δk
     ang = _angle(D)
-    if S > 1 and np.abs(ang[1:] - ang[:-1]).max() >= np.pi:  # else np.unwrap changes nothing
-        ang = np.unwrap(ang, axis=0)
+    if S > 1 and np.abs(ang[:, 1:] - ang[:, :-1]).max() >= np.pi:  # else np.unwrap changes nothing
+        ang = np.unwrap(ang, axis=1)
     ang *= wgt
-    theta = np.dot(ang, lay.ones_pilot[1:]) / np.maximum(np.dot(wgt, dk), 1e-300)
-    Q *= _unit_phasor(theta[:, None] @ lay.pilot_plane[:1]).astype(np.complex128)  # e^{-jθk}
-    Qc = np.dot(Q, lay.ones_pilot_c)
+    theta = np.dot(lay.ones_pilot[1:], ang) / np.maximum(np.dot(dk, wgt), 1e-300)
+    Q *= _unit_phasor(np.multiply.outer(-lay.pilot_f, theta)).astype(np.complex128)  # e^{-jθk}
+    Qc = np.dot(lay.ones_pilot_c, Q)
     hp2 = float(np.vdot(hp, hp).real)
     var1 = sync.noise_var / (2.0 * hp2)  # phase variance of one symbol's pilot phasor
     w, q = _cpe_window(Qc, var1, cfg.cpe_window)
@@ -300,23 +313,23 @@ def pilot_error_ratio(
     S = Yp.shape[0]
     pp = lay.pilot_pos
     h = sync.h[pp]
-    A = np.empty((S, 2))
-    A[:, 0] = theta
-    A[:, 1] = phi
-    e = Yp.astype(np.complex64, copy=True)  # complex64 throughout: a ratio tested against 1 + 3σ
-    e *= _unit_phasor(A @ lay.pilot_plane)  # e^{-j(φ + θk)}
-    e *= (1.0 / h).astype(np.complex64)
-    e -= lay.pilots_complex(0, S, np.complex64)
+    # pilot-major [P, S], complex64 throughout (a ratio tested against 1 + 3σ)
+    ph = np.multiply.outer(-lay.pilot_f, theta)
+    ph -= phi
+    e = np.array(Yp.T, dtype=np.complex64, order="C")
+    e *= _unit_phasor(ph)  # e^{-j(φ + θk)}
+    e *= (1.0 / h).astype(np.complex64)[:, None]
+    e -= lay.pilots_complex(0, S, np.complex64).T
     e2 = e.real * e.real
     e2 += e.imag * e.imag
-    mp = np.empty((S, 2))
-    mp[:, 0] = np.dot(e2, lay.ones_pilot_f32)  # measured
-    np.multiply(phase_var, lay.n_pilot, out=mp[:, 1])
+    mp = np.empty((2, S))
+    mp[0] = np.dot(lay.ones_pilot_f32, e2)  # measured
+    np.multiply(phase_var, lay.n_pilot, out=mp[1])
     hm = np.abs(h)
     hm *= hm
-    mp[:, 1] += float(np.add.reduce((sync.noise_var + sync.h_err_var[pp]) / hm))  # predicted
-    mp = _centred_sum(mp, width)
-    ratio = mp[:, 0] / np.maximum(mp[:, 1], 1e-300)
+    mp[1] += float(np.add.reduce((sync.noise_var + sync.h_err_var[pp]) / hm))  # predicted
+    mp = _centred_sum_last(mp, width)
+    ratio = mp[0] / np.maximum(mp[1], 1e-300)
     return np.where(ratio > _ratio_limit(S, width, lay.n_pilot), ratio, 1.0)
 
 

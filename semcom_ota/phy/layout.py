@@ -52,7 +52,7 @@ class OfdmLayout:
         ``[n_header_symbols · n_data]``, the coded bit each slot carries (RX).
 
     Receiver constants (read-only by convention): ``ones_pilot*`` (pilot sums as dot products),
-    ``fft_n`` (``arange(n_fft)``), ``pilot_plane`` / ``data_plane`` (``[2, bins]`` phase planes),
+    ``fft_n`` (``arange(n_fft)``), ``data_plane`` (``[2, n_data]`` phase plane of the equaliser),
     ``header_sample_offsets`` (``[n_header_symbols, n_fft]`` sample offsets of the header's FFT
     windows).
     """
@@ -80,9 +80,8 @@ class OfdmLayout:
         self.ones_pilot_c = np.ones(self.n_pilot, np.complex128)
         self.ones_pilot_f32 = np.ones(self.n_pilot, np.float32)
         self.fft_n = np.arange(N, dtype=np.float64)
-        # phase planes as one [S, 2] @ [2, bins] product (cheaper than broadcasting an outer
-        # product and a per-symbol offset over [S, bins]): rows (slope, offset)
-        self.pilot_plane = np.stack([-self.pilot_f, -np.ones(self.n_pilot)])  # -(θ k + φ)
+        # equaliser phase as one [S, 2] @ [2, n_data] product (cheaper than broadcasting an
+        # outer product and a per-symbol offset over [S, n_data]): rows (slope, offset)
         self.data_plane = np.stack([-self.data_f32, np.ones(self.n_data, np.float32)])  # a - θ k
         self.sym_len = N + C
         self.tx_scale = cfg.backoff_rms * N / math.sqrt(self.n_used)

@@ -8,6 +8,7 @@ from semcom_ota.frames import FrameMeta
 from semcom_ota.phy import Modulator, OfdmLayout, PhyConfig
 from semcom_ota.phy.equalise import (
     _centred_sum,
+    _centred_sum_last,
     header_llrs,
     mmse_equalise,
     ofdm_demodulate,
@@ -152,6 +153,7 @@ def test_centred_sum_matches_loop(rng, n, width):
     ref = np.array([a[max(i - width // 2, 0) : min(i - width // 2 + width, n)].sum(axis=0) for i in range(n)])
     np.testing.assert_allclose(_centred_sum(a, width), ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(_centred_sum(a[:, 0], width), ref[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_centred_sum_last(np.ascontiguousarray(a.T), width), ref.T, rtol=1e-12, atol=1e-12)
 
 
 def test_pilot_tables_match_the_polarity_sequence():
