@@ -48,3 +48,16 @@ def test_bad_arguments_are_named():
         ImageEvalConfig(schemes=("mp3",))
     res = CliRunner().invoke(app, ["eval", "image", "--data", "/nonexistent", "--snr-db", "10"])
     assert res.exit_code != 0 and "expected 'photos' or a directory" in res.output
+
+
+def test_tx_snr_offset_plans_for_a_worse_channel_than_it_gets(images):
+    """With the TX assuming 15 dB less than the channel gives, the digital scheme picks a robust
+    low-rate MCS (lower PSNR at 20 dB than when it knows the SNR), and the row label says so."""
+    base = dict(snr_db=(20.0,), channel="awgn", cbr=parse_cbr("1/12"), schemes=("avif+ldpc",))
+    known = evaluate_image(ImageEvalConfig(**base), images)
+    pess = evaluate_image(ImageEvalConfig(**base, tx_snr_offset_db=15.0), images)
+    psnr = lambda rows: next(r.value for r in rows if r.metric == "psnr_db")  # noqa: E731
+    assert psnr(pess) < psnr(known) - 1.0
+    assert pess[0].channel == "awgn (tx assumes -15 dB)" and pess[0].snr_db == 20.0
+    with pytest.raises(ValueError, match="tx_snr_offset_db=nan"):
+        ImageEvalConfig(tx_snr_offset_db=float("nan"))
