@@ -11,10 +11,11 @@ import typer
 
 def _row(m) -> str:
     return (f"{m.name:<18} {m.size_mb:>8.1f} {m.latency_ms_b1:>9.2f} {m.latency_ms_b32:>10.1f} "
-            f"{m.cosine_to_fp32:>8.4f} {m.paraphrase_top1:>8.3f}  {m.provider}")
+            f"{m.cosine_to_fp32:>8.4f} {m.paraphrase_top1:>8.3f} {m.channel_similarity:>8.4f}  {m.provider}")
 
 
-HEADER = f"{'candidate':<18} {'size MB':>8} {'ms b=1':>9} {'ms b=32':>10} {'cos fp32':>8} {'para@1':>8}  provider"
+HEADER = (f"{'candidate':<18} {'size MB':>8} {'ms b=1':>9} {'ms b=32':>10} {'cos fp32':>8} {'para@1':>8} "
+          f"{'sim@5dB':>8}  provider")
 
 
 def compress(
@@ -28,6 +29,8 @@ def compress(
     out: Path = typer.Option(Path("out/compress"), "--out", help="Directory for the chosen model and its card."),
     all_candidates: bool = typer.Option(False, "--all", help="Measure every candidate, not only up to the first that fits."),
     json_path: Path = typer.Option(None, "--json", help="Also write every measurement as JSON."),
+    int8_recipe: str = typer.Option(None, "--int8-recipe", help="MiniLM int8 recipe (semantic/compress/quantize.py "
+                                    "LAM_RECIPES; default float-residual, 'legacy' = the earlier QDQ path)."),
 ) -> None:
     """Measure candidates on this machine (fp32 → int8 → pruned+int8) and keep the least compression
     that meets the budget; writes the model and a model card with measured size, latency and quality."""
@@ -47,7 +50,13 @@ def compress(
         typer.echo(C.HEADER)
         names, _row_fn = C.CONV_CANDIDATES, C.row
     else:
-        builder = B.minilm_builder(out, device=device, threads=threads)
+        from semcom_ota.semantic.compress.quantize import DEFAULT_LAM_RECIPE, LAM_RECIPES
+
+        recipe = int8_recipe or DEFAULT_LAM_RECIPE
+        if recipe not in LAM_RECIPES:
+            typer.echo(f"semcom compress: --int8-recipe {recipe!r}: expected one of {list(LAM_RECIPES)}", err=True)
+            raise typer.Exit(2)
+        builder = B.minilm_builder(out, device=device, threads=threads, int8_recipe=recipe)
         typer.echo(HEADER)
         names, _row_fn = B.CANDIDATES, _row
     if all_candidates:

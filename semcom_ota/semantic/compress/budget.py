@@ -6,13 +6,17 @@ Candidates for the LAM encoder (MiniLM-L6):
 =====================  =========================================================
 ``torch-fp32``         the frozen Hugging Face model, torch, float32 (reference)
 ``ort-fp32``           the same graph exported to ONNX, run by ONNX Runtime
-``ort-int8``           static int8 QDQ, calibrated on real training sentences
+``ort-int8``           static int8 QDQ, calibrated on real training sentences, with the
+                       ``int8_recipe`` of :data:`~.quantize.LAM_RECIPES` (default
+                       ``float-residual``: residual branch and bias adds stay float)
 ``pruned-int8``        4 of 6 layers, 8 of 12 heads, 75 % FFN channels, distilled, then int8
 ``pruned-small-int8``  3 layers, 6 heads, 50 % FFN, distilled, then int8
 =====================  =========================================================
 
-Quality: mean cosine between the candidate's and the fp32 sentence embeddings, and paraphrase
-retrieval top-1 (KJV verse → its WEB rendering among the pool) on held-out TEST sentences.
+Quality: mean cosine between the candidate's and the fp32 sentence embeddings, paraphrase
+retrieval top-1 (KJV verse → its WEB rendering among the pool) on held-out TEST sentences, and, when
+the builder has a text codec card, the MiniLM similarity of the text codec's output at 5 dB AWGN
+with the candidate as its LAM encoder (same seeded channel noise for every candidate).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import yaml
 
 from semcom_ota.semantic.compress.onnx_runtime import OrtLamEncoder, export_lam_onnx
 from semcom_ota.semantic.compress.prune import distill, prune_ffn, prune_heads, prune_layers
-from semcom_ota.semantic.compress.quantize import quantize_static_int8
+from semcom_ota.semantic.compress.quantize import DEFAULT_LAM_RECIPE, LAM_RECIPES, quantize_lam_int8
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ class Measured:
     paraphrase_top1: float  # KJV -> WEB retrieval accuracy on test pairs
     provider: str
     extra: dict = field(default_factory=dict)
+    channel_similarity: float = float("nan")  # text codec output vs input, MiniLM similarity, 5 dB AWGN (nan: not measured)
 
 
 @dataclass
@@ -95,6 +100,47 @@ def _score(embed, evalset: EvalSet) -> tuple[float, float]:
     return float(np.mean(np.sum(e * evalset.reference, axis=1))), paraphrase_top1(embed, evalset.pairs)
 
 
+class _LamWithFeatures:
+    """The torch LAM with its ``token_features`` replaced by a candidate's (everything else delegated)."""
+
+    def __init__(self, lam, token_features: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+        self._lam, self._features = lam, token_features
+
+    def __getattr__(self, name):
+        return getattr(self._lam, name)
+
+    def token_features(self, ids, attention) -> torch.Tensor:
+        a = np.asarray(attention)
+        h = np.asarray(self._features(np.asarray(ids, np.int64), a.astype(np.int64)), np.float32)
+        return torch.from_numpy(h * a[..., None])  # zero at padding, like LamBackend.token_features
+
+
+def channel_similarity(codec, texts: Sequence[str], token_features=None, snr_db: float = 5.0, seed: int = 0) -> float:
+    """Mean MiniLM similarity (fp32 MiniLM) between ``texts`` and the text codec's output after the AWGN
+    twin at ``snr_db`` (full frame, ``codec.n_symbols`` channel uses), with ``token_features(ids, attn) ->
+    float [B, L, D]`` as the codec's LAM encoder (``None``: its own torch LAM). The noise is seeded, so
+    two encoders see the same channel realisation and their difference is the encoder's alone."""
+    import copy
+
+    from semcom_ota.channel.twin import ChannelTwin
+    from semcom_ota.eval.text_metrics import similarity
+
+    c = codec
+    if token_features is not None:
+        c = copy.copy(codec)
+        c.lam = _LamWithFeatures(codec.lam, token_features)
+    texts = list(texts)
+    n = c.n_symbols
+    x = np.concatenate([c.encode_batch(texts[s:s + 64], n, snr_db) for s in range(0, len(texts), 64)])
+    with torch.no_grad():
+        zh, nv = ChannelTwin("awgn")(torch.from_numpy(x), float(snr_db), generator=torch.Generator().manual_seed(seed))
+    zh, nv, mask = zh.numpy(), nv.numpy(), np.ones(x.shape, bool)
+    hyps = []
+    for s in range(0, len(texts), 64):
+        hyps += c.decode_batch(zh[s:s + 64], nv[s:s + 64], mask[s:s + 64], snr_db)
+    return float(np.mean(similarity(hyps, texts, codec.lam)))
+
+
 def _latencies(run_batch: Callable[[Sequence[str]], object], texts: Sequence[str], repeats: int) -> tuple[float, float]:
     b1 = _median_ms(lambda: run_batch(texts[:1]), repeats)
     b32 = _median_ms(lambda: run_batch(texts[:32]), max(3, repeats // 4))
@@ -105,10 +151,18 @@ class CandidateBuilder:
     """Builds and measures the candidates of one LAM encoder in ``work_dir``."""
 
     def __init__(self, lam, evalset: EvalSet, calibration: Sequence[str], distill_texts: Sequence[str], work_dir: Path,
-                 device: str = "cpu", threads: int = 1, repeats: int = 20, distill_steps: int = 150, seq_len: int = 32) -> None:
+                 device: str = "cpu", threads: int = 1, repeats: int = 20, distill_steps: int = 150, seq_len: int = 32,
+                 int8_recipe: str = DEFAULT_LAM_RECIPE, codec_card: str | Path | None = None, channel_snr_db: float = 5.0) -> None:
+        if int8_recipe not in LAM_RECIPES:
+            raise ValueError(f"int8_recipe={int8_recipe!r}: expected one of {list(LAM_RECIPES)}")
         self.lam, self.evalset, self.calibration, self.distill_texts = lam, evalset, list(calibration), list(distill_texts)
         self.work_dir, self.device, self.threads, self.repeats = Path(work_dir), device, threads, repeats
-        self.distill_steps, self.seq_len = distill_steps, seq_len
+        self.distill_steps, self.seq_len, self.int8_recipe, self.channel_snr_db = distill_steps, seq_len, int8_recipe, channel_snr_db
+        self.codec = None
+        if codec_card is not None:  # the text codec whose LAM encoder the candidates replace
+            from semcom_ota.semantic.text.codec import TextSemanticCodec
+
+            self.codec = TextSemanticCodec(codec_card)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         # latency inputs: real sentences padded/truncated to seq_len tokens
         self.bench_texts = [s for s in evalset.sentences if len(s.split()) >= 12][:32] or evalset.sentences[:32]
@@ -123,7 +177,26 @@ class CandidateBuilder:
 
         b1, b32 = _latencies(run, self.bench_texts, self.repeats)
         cos, top1 = _score(enc.sentence_embeddings, self.evalset)
-        return Measured(name, str(path), path.stat().st_size / 2**20, b1, b32, cos, top1, enc.provider, extra or {})
+        return Measured(name, str(path), path.stat().st_size / 2**20, b1, b32, cos, top1, enc.provider, extra or {},
+                        self._channel(enc.token_features))
+
+    def _channel(self, token_features=None) -> float:
+        if self.codec is None:
+            return float("nan")
+        return channel_similarity(self.codec, self.evalset.sentences, token_features, self.channel_snr_db)
+
+    def build_int8(self, recipe: str) -> Measured:
+        """The ``ort-int8`` candidate quantised with another recipe of :data:`LAM_RECIPES` (for comparisons),
+        named ``ort-int8[recipe]``."""
+        if recipe not in LAM_RECIPES:
+            raise ValueError(f"int8 recipe {recipe!r}: expected one of {list(LAM_RECIPES)}")
+        torch.set_num_threads(self.threads)
+        fp32 = self.work_dir / "encoder_fp32.onnx"
+        if not fp32.is_file():
+            export_lam_onnx(self.lam.model, fp32)
+        out = quantize_lam_int8(fp32, self.work_dir / f"encoder_int8_{recipe.replace('+', '_')}.onnx", self.lam.tokenizer,
+                                self.calibration, recipe)
+        return self._ort(f"ort-int8[{recipe}]", out, {"int8_recipe": recipe})
 
     def build(self, name: str) -> Measured:
         if name not in CANDIDATES:
@@ -139,7 +212,7 @@ class CandidateBuilder:
             b1, b32 = _latencies(run, self.bench_texts, self.repeats)
             cos, top1 = _score(lambda t: _torch_embed(model, tok, t), self.evalset)
             size = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
-            return Measured(name, "", size, b1, b32, cos, top1, "torch-cpu")
+            return Measured(name, "", size, b1, b32, cos, top1, "torch-cpu", {}, self._channel())
         fp32 = self.work_dir / "encoder_fp32.onnx"
         if name == "ort-fp32":
             export_lam_onnx(model, fp32)
@@ -147,15 +220,16 @@ class CandidateBuilder:
         if name == "ort-int8":
             if not fp32.is_file():
                 export_lam_onnx(model, fp32)
-            out = quantize_static_int8(fp32, self.work_dir / "encoder_int8.onnx", tok, self.calibration)
-            return self._ort(name, out)
+            out = quantize_lam_int8(fp32, self.work_dir / "encoder_int8.onnx", tok, self.calibration, self.int8_recipe)
+            return self._ort(name, out, {"int8_recipe": self.int8_recipe})
         layers, heads, ffn = PRUNE_PLANS[name]
         student = prune_ffn(prune_heads(prune_layers(model, layers), heads), ffn)
         info = distill(student, model, tok, self.distill_texts, steps=self.distill_steps)
         p32 = export_lam_onnx(student, self.work_dir / f"{name}_fp32.onnx")
-        out = quantize_static_int8(p32, self.work_dir / f"{name}.onnx", tok, self.calibration)
+        out = quantize_lam_int8(p32, self.work_dir / f"{name}.onnx", tok, self.calibration, self.int8_recipe)
         p32.unlink(missing_ok=True)
-        return self._ort(name, out, {"layers": layers, "heads": heads, "ffn_keep": ffn, "distill": info})
+        return self._ort(name, out, {"layers": layers, "heads": heads, "ffn_keep": ffn, "distill": info,
+                                     "int8_recipe": self.int8_recipe})
 
 
 def meets(m: Measured, budget_ms: float | None, budget_mb: float | None) -> bool:
@@ -194,11 +268,23 @@ def write_card(m: Measured, card_path: Path, model: str, budget_ms: float | None
         "sha256": sha256(m.path) if m.path else "",
         "measured": {k: v for k, v in asdict(m).items() if k not in ("name", "path")},
         "budget": {"latency_ms_b1": budget_ms, "size_mb": budget_mb},
+        "quantisation": _quantisation_note(m.extra.get("int8_recipe")),
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": threads},
         "inputs": ["input_ids", "attention_mask"],
     }
     card_path.write_text(yaml.safe_dump(card, sort_keys=False))
     return card_path
+
+
+def _quantisation_note(recipe: str | None) -> dict | None:
+    """What the card says about how an int8 candidate was quantised (``None`` for float candidates)."""
+    if recipe is None:
+        return None
+    return {"recipe": recipe, "format": "ONNX QDQ, activations uint8 per tensor (MinMax over the calibration set unless "
+                                        "the recipe says otherwise), weights int8 symmetric per output channel, "
+                                        "embedding tables int8 rows",
+            "options": {k: (v.__name__ if callable(v) else v) for k, v in LAM_RECIPES[recipe].items()},
+            "calibration": "256 TRAIN sentences (WEB + fortunes), never the test split"}
 
 
 def verified_model_file(card_path: str | Path) -> tuple[dict, Path]:
@@ -228,10 +314,12 @@ def load_compressed_encoder(card_path: str | Path, tokenizer, device: str = "cpu
 
 
 def minilm_builder(work_dir: Path, device: str = "cpu", threads: int = 1, n_eval: int = 256, repeats: int = 20,
-                   distill_steps: int = 150, lam_source: str | None = None) -> CandidateBuilder:
+                   distill_steps: int = 150, lam_source: str | None = None, int8_recipe: str = DEFAULT_LAM_RECIPE,
+                   codec_card: str | Path | None = "models/text_semantic.yaml") -> CandidateBuilder:
     """The candidate builder for the LAM text encoder, with data from the project's loaders:
     calibration and distillation on WEB + fortunes TRAIN sentences, scoring on TEST sentences and
-    TEST KJV/WEB paraphrase pairs."""
+    TEST KJV/WEB paraphrase pairs, and through ``codec_card``'s text codec at 5 dB AWGN (skipped, with
+    a warning, when that card is missing; ``None`` skips it)."""
     from semcom_ota.data import load_paraphrase_pairs, load_sentences
     from semcom_ota.semantic.lam import DEFAULT_LAM, load_lam
 
@@ -244,5 +332,9 @@ def minilm_builder(work_dir: Path, device: str = "cpu", threads: int = 1, n_eval
     train = load_sentences("web", "train") + load_sentences("fortunes", "train")
     train = [train[i] for i in rng.choice(len(train), min(6000, len(train)), replace=False)]
     reference = _torch_embed(lam.model, lam.tokenizer, test)
+    if codec_card is not None and not Path(codec_card).is_file():
+        log.warning("text codec card %s not found: the channel similarity is not measured", codec_card)
+        codec_card = None
     return CandidateBuilder(lam, EvalSet(test, pairs, reference), calibration=train[:256], distill_texts=train,
-                            work_dir=work_dir, device=device, threads=threads, repeats=repeats, distill_steps=distill_steps)
+                            work_dir=work_dir, device=device, threads=threads, repeats=repeats, distill_steps=distill_steps,
+                            int8_recipe=int8_recipe, codec_card=codec_card)

@@ -8,6 +8,8 @@ import torch
 from semcom_ota.semantic.compress import budget as B
 from semcom_ota.semantic.compress.onnx_runtime import OrtLamEncoder, export_lam_onnx
 from semcom_ota.semantic.compress.prune import prune_ffn, prune_heads, prune_layers
+from semcom_ota.semantic.compress.quantize import (DEFAULT_LAM_RECIPE, _SentenceReader, quantize_lam_int8,
+                                                   smooth_activations, split_outlier_channels)
 from semcom_ota.semantic.lam import load_lam
 
 SENTENCES = [
@@ -20,6 +22,18 @@ SENTENCES = [
     "Radio waves carry the symbols from the transmitter to the receiver.",
     "She sold her old bicycle and bought a small boat for the summer.",
 ] * 2
+
+# never used for calibration: the int8 agreement is scored on these
+HELD_OUT = [
+    "Blessed are the poor in spirit, for theirs is the kingdom of heaven.",
+    "Do not be afraid of those who kill the body but are not able to kill the soul.",
+    "Your lucky number is seven; avoid ladders on Tuesdays.",
+    "A journey of a thousand miles begins with a single step.",
+    "The committee postponed its decision until the spring meeting.",
+    "Rain fell all night, and by morning the creek had flooded the road.",
+    "He who laughs last has not yet heard the bad news.",
+    "The shepherd counted his sheep twice before closing the gate.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +79,52 @@ def test_pruning_shrinks_and_still_runs(lam):
         prune_layers(lam.model, 7)
 
 
+@pytest.fixture(scope="module")
+def fp32_onnx(lam, tmp_path_factory):
+    return export_lam_onnx(lam.model, tmp_path_factory.mktemp("fp32") / "m.onnx")
+
+
+def _cosines(path, lam, texts):
+    e = OrtLamEncoder(path, lam.tokenizer).sentence_embeddings(texts)
+    return np.sum(e * lam.sentence_embeddings(texts), axis=1)
+
+
+def test_outlier_split_and_smoothing_keep_the_float_function(lam, fp32_onnx, tmp_path):
+    reader = _SentenceReader(lam.tokenizer, SENTENCES, 32)
+    split, overrides = split_outlier_channels(fp32_onnx, tmp_path / "split.onnx", reader, threshold=3.0)
+    # MiniLM's FFN inputs have channels > 3x the median range (one GELU output channel reaches ~25)
+    assert any("/output/dense/" in n for n in split) and all(1 <= len(c) <= 32 for c in split.values())
+    for (rng,) in overrides.values():  # the int8 range is the other channels' range, zero inside it
+        assert rng["rmin"] <= 0.0 <= rng["rmax"]
+    scales = smooth_activations(fp32_onnx, tmp_path / "smooth.onnx", reader, alpha=0.5)
+    assert all(np.all(s > 0) for s in scales.values())
+    for path in (tmp_path / "split.onnx", tmp_path / "smooth.onnx"):
+        assert np.min(_cosines(path, lam, HELD_OUT)) > 0.99999  # the same function in float
+
+
+@pytest.mark.slow
+def test_default_int8_recipe_agrees_with_fp32_and_keeps_the_residual_float(lam, fp32_onnx, tmp_path):
+    import onnx
+
+    new = quantize_lam_int8(fp32_onnx, tmp_path / "new.onnx", lam.tokenizer, SENTENCES, DEFAULT_LAM_RECIPE)
+    old = quantize_lam_int8(fp32_onnx, tmp_path / "old.onnx", lam.tokenizer, SENTENCES, "legacy")
+    cos_new, cos_old = _cosines(new, lam, HELD_OUT), _cosines(old, lam, HELD_OUT)
+    # stated tolerance: mean cosine to the fp32 embeddings >= 0.985 on sentences never calibrated on
+    # (0.991 on 256 test sentences with 256 calibration sentences); the legacy path is far below
+    assert cos_new.mean() >= 0.985 and cos_new.min() >= 0.97, cos_new
+    assert cos_old.mean() < cos_new.mean() - 0.02, (cos_old, cos_new)
+    # structure: only quantised MatMuls read an int8 round trip; residual adds / LayerNorms read float,
+    # and no MatMul output is quantised (the optimised graph can run MatMulIntegerToFloat)
+    g = onnx.load(str(new)).graph
+    dq_out = {n.output[0] for n in g.node if n.op_type == "DequantizeLinear"}
+    producers = {o: n for n in g.node for o in n.output}
+    for n in g.node:
+        if n.op_type not in ("MatMul", "QuantizeLinear", "DequantizeLinear"):
+            assert not any(i in dq_out for i in n.input), f"{n.op_type} {n.name} reads an int8 round trip"
+        if n.op_type == "QuantizeLinear" and n.input[0] in producers:
+            assert producers[n.input[0]].op_type != "MatMul", f"MatMul output {n.input[0]} is quantised"
+
+
 @pytest.mark.slow
 def test_picker_meets_a_size_budget_with_least_compression(builder):
     chosen, measured = B.pick_least_compression(builder, budget_ms=None, budget_mb=40.0)
@@ -73,7 +133,8 @@ def test_picker_meets_a_size_budget_with_least_compression(builder):
     assert chosen.name == "ort-int8" and chosen.size_mb <= 40.0
     fp32 = measured[1]
     assert fp32.size_mb / chosen.size_mb >= 3.5
-    assert chosen.cosine_to_fp32 > 0.95 and measured[0].cosine_to_fp32 > 0.9999
+    assert chosen.cosine_to_fp32 > 0.985 and measured[0].cosine_to_fp32 > 0.9999
+    assert chosen.extra["int8_recipe"] == DEFAULT_LAM_RECIPE
 
 
 @pytest.mark.slow
@@ -90,3 +151,16 @@ def test_picker_says_when_nothing_meets_the_budget_and_card_checks_the_file(buil
         f.write(b"tampered")
     with pytest.raises(ValueError, match="does not match its card"):
         B.load_compressed_encoder(card, lam.tokenizer)
+
+
+@pytest.mark.slow
+def test_channel_similarity_of_an_exact_encoder_matches_torch(lam, fp32_onnx):
+    from semcom_ota.semantic.text.codec import TextSemanticCodec
+
+    codec = TextSemanticCodec("models/text_semantic.yaml")
+    enc = OrtLamEncoder(fp32_onnx, lam.tokenizer)
+    ref = B.channel_similarity(codec, HELD_OUT, snr_db=5.0)
+    got = B.channel_similarity(codec, HELD_OUT, enc.token_features, snr_db=5.0)
+    assert 0.0 < ref <= 1.0 and abs(got - ref) < 1e-3  # same seeded noise, same features -> same decodes
+    noisy = B.channel_similarity(codec, HELD_OUT, snr_db=-10.0)
+    assert noisy < ref  # and the measure does see the channel
