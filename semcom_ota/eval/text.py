@@ -19,10 +19,15 @@ Schemes
 - ``digital-llm``: LLM arithmetic coding (``cfg.llm``: Gemma-3-270M with the ``llm`` extra, or the
   ``byte-ngram`` model) + the same LDPC/MCS machinery (codec_id 8, ``semcom_ota.baselines.text_llm``).
 - ``hybrid``: per message, the transmitter picks LLM arithmetic coding + LDPC (codec_id 8) when its
-  expected quality (the chosen MCS's success probability at the fed-back SNR x the fraction of the
-  text that fits) is at least the semantic codec's expected similarity at that SNR (semantic+RAG,
-  measured on val, ``models/text_rag.yaml``), else semantic+RAG (codec_id 6). ``hybrid-brotli``: the
-  same rule with Brotli + LDPC (codec_id 7) as the digital option.
+  expected quality (the chosen MCS's success probability at the fed-back SNR - with the frame's cyclic
+  repeat of coded bits chase-combined, :func:`semcom_ota.baselines.mcs.success_probability` - x the
+  fraction of the text that fits) is at least the semantic codec's expected similarity at that SNR,
+  else semantic+RAG (codec_id 6). The expectation (``hybrid_val_items`` > 0, the default) is
+  semantic+RAG's mean similarity on that many *val* sentences at the same SNR, budget and knowledge-base
+  condition (half of them in the local base), measured in the same run; with ``hybrid_val_items=0``
+  it is the card's ``val_similarity`` (``models/text_rag.yaml``: the semantic codec *without* RAG at
+  its full frame, which underestimates semantic+RAG). ``hybrid-brotli``: the same rule with
+  Brotli + LDPC (codec_id 7) as the digital option.
 - ``ideal-separation`` / ``ideal-separation-llm``: Brotli / LLM arithmetic coding at the rate of a
   capacity-achieving code (AWGN: the longest prefix that fits ``n log2(1+snr)`` bits; Rayleigh: the
   outage-optimal rate, delivered iff the fade supports it).
@@ -85,6 +90,7 @@ class TextEvalConfig:
     global_size: int = 5000  # sentences per global corpus (seeded sample of train)
     seed: int = 0
     llm: str = "gemma3-270m"  # next-token model of the LLM schemes ("gemma3-270m" or "byte-ngram")
+    hybrid_val_items: int = 100  # val sentences measuring the hybrid's semantic expectation; 0 = the card's table
     card: Path = DEFAULT_CARD
     rag_card: Path = DEFAULT_RAG_CARD
     extra: dict = field(default_factory=dict)
@@ -167,6 +173,9 @@ class SymbolChannel:
         for s in range(0, len(frames), 200):  # seq numbers wrap at 256
             with open_link(self.link, **kw) as link:
                 res = transmit_frames(frames[s:s + 200], link)
+            if res.lost:
+                log.warning("%s link at %g dB: %d of %d frames lost %s", self.link, snr_db, sum(res.lost.values()),
+                            res.sent, dict(res.lost))
             for j, rx in enumerate(res.rx):
                 i = s + j
                 if rx.status.decodable:
@@ -266,24 +275,45 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
     in_idx, out_idx = np.arange(half), np.arange(half, len(refs))
     rows: list[ResultRow] = []
 
+    def local_base(split: str, items: list[str]) -> KnowledgeBase:
+        """The receiver's local base: earlier content (other sentences of this corpus' ``split``)."""
+        older = sample_sentences(cfg.corpus, split, cfg.n_items * 3, cfg.seed + 1)
+        kb = KnowledgeBase.create(lam.sentence_embeddings)
+        kb.add([s for s in older if s not in set(items)][: cfg.n_items])
+        return kb
+
+    def semantic_pass(items: list[str], chan: SymbolChannel, snr: float) -> tuple[list[str], torch.Tensor]:
+        """Semantic frames of ``items`` over ``chan`` -> (decoded texts, log-probs)."""
+        x = np.concatenate([codec.encode_batch(items[s:s + 64], n, snr) for s in range(0, len(items), 64)])
+        rx, nv, m, snr_est = chan(x, snr, codec)
+        logp = torch.cat([codec.decode_logprobs(rx[s:s + 64], nv[s:s + 64], m[s:s + 64], snr_est[s:s + 64])
+                          for s in range(0, len(items), 64)])
+        return codec.texts_from_logprobs(logp), logp
+
+    def rag_updated(kb: KnowledgeBase, items: list[str], hyps: list[str], logp: torch.Tensor) -> list[str]:
+        """RAG decoding after the local base learnt the first half of ``items`` (removed again after)."""
+        keys = kb.add(items[: len(items) // 2])  # the update: this receiver's new content
+        out = [c.text for c in RagDecoder(codec, {"local": kb, "global": gkb}, rcfg).correct(hyps, logp)]
+        kb.remove(keys)  # back to stale for the next SNR
+        return out
+
+    need_val = cfg.hybrid_val_items > 0 and ("hybrid" in schemes or "hybrid-brotli" in schemes)
     if need_rag:
         rcfg = read_rag_config(cfg.rag_card) if Path(cfg.rag_card).is_file() else RagConfig()
         gkb = global_base(cfg.global_corpora, cfg.global_size, cfg.seed, lam.sentence_embeddings)
-        # the receiver's local base: earlier content (other sentences of this corpus' split)
-        older = sample_sentences(cfg.corpus, cfg.split, cfg.n_items * 3, cfg.seed + 1)
-        older = [s for s in older if s not in set(refs)][: cfg.n_items]
-        lkb = KnowledgeBase.create(lam.sentence_embeddings)
-        lkb.add(older)
+        lkb = local_base(cfg.split, refs)
         rag_stale = RagDecoder(codec, {"local": lkb, "global": gkb}, rcfg)
+    if need_val:  # the hybrid's semantic expectation, measured on val in the test condition
+        if cfg.split == "val":
+            raise ValueError("hybrid_val_items > 0 measures the hybrid's expectation on val: evaluate another split")
+        val_refs = sample_sentences(cfg.corpus, "val", cfg.hybrid_val_items, cfg.seed)
+        val_kb, val_score = local_base("val", val_refs), _Scorer(val_refs, lam)
+        val_channel = SymbolChannel(cfg.link, cfg.channel, cfg.seed + 7919)
     channel = SymbolChannel(cfg.link, cfg.channel, cfg.seed)
     score = _Scorer(refs, lam)
     for snr in progress(list(cfg.snrs_db), desc=f"text eval {cfg.channel}", unit="snr"):
         if "semantic" in schemes or need_rag:
-            x = np.concatenate([codec.encode_batch(refs[s:s + 64], n, snr) for s in range(0, len(refs), 64)])
-            rx, nv, m, snr_est = channel(x, snr, codec)
-            logp = torch.cat([codec.decode_logprobs(rx[s:s + 64], nv[s:s + 64], m[s:s + 64], snr_est[s:s + 64])
-                              for s in range(0, len(refs), 64)])
-            hyps = codec.texts_from_logprobs(logp)
+            hyps, logp = semantic_pass(refs, channel, snr)
             if "semantic" in schemes:
                 sc = score(hyps)
                 rows += _rows("semantic", cfg, snr, n, sc)
@@ -291,9 +321,7 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
                 rows += _rows("semantic:out-of-base", cfg, snr, n, sc, out_idx)
             if need_rag:
                 stale = [c.text for c in rag_stale.correct(hyps, logp)]
-                keys = lkb.add([refs[i] for i in in_idx])  # the update: this receiver's new content
-                out = [c.text for c in RagDecoder(codec, {"local": lkb, "global": gkb}, rcfg).correct(hyps, logp)]
-                lkb.remove(keys)  # back to stale for the next SNR
+                out = rag_updated(lkb, refs, hyps, logp)
             if "semantic+rag" in schemes:
                 rows += _rows("semantic+rag:stale-local", cfg, snr, n, score(stale), in_idx)
                 sc = score(out)
@@ -302,6 +330,10 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
                 rows += _rows("semantic+rag:out-of-base", cfg, snr, n, sc, out_idx)
         rng = make_rng((cfg.seed + int(round(snr * 10))) % 2**31)  # negative SNRs too
         q_sem = expected_semantic_similarity(rcfg, cfg.channel, snr) if need_rag else None
+        if need_val:
+            q_sem = float(np.mean(val_score(rag_updated(val_kb, val_refs, *semantic_pass(val_refs, val_channel, snr)))[1]))
+            rows.append(ResultRow("text", "hybrid:val-expectation", cfg.channel, float(snr), n, "similarity",
+                                  q_sem, len(val_refs)))
         from semcom_ota.baselines.schemes import DigitalTextScheme
 
         if "utf8+ldpc" in schemes:
