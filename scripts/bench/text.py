@@ -5,6 +5,8 @@
     .venv/bin/python scripts/bench/text.py --private-knowledge   # base vs KJV fine-tune on KJV and fortunes
     .venv/bin/python scripts/bench/text.py --coders 200 --gemma-decode 40   # lossless coders: bits/token, time
     .venv/bin/python scripts/bench/text.py --budget 320 --llm gemma3-270m   # + digital-llm, hybrid (llm extra)
+    .venv/bin/python scripts/bench/text.py --frame-check 100 --budget 320 --llm byte-ngram --snr-db 3,3.5,4
+        # the digital frame's measured success vs the TX prediction (bare codewords / repeats combined), val split
 
 Test split only (RAG thresholds tuned on val). Prints one table per metric: rows = SNR, columns = schemes.
 """
@@ -123,6 +125,62 @@ def lossless_coders(n_items: int, gemma_decode: int, corpus: str = "web") -> Non
               f"{1e3 * te:12.1f}{1e3 * td:12.1f}  {nd}")
 
 
+def frame_check(n_items: int, budget: int, snrs: list[float], llm: str, corpus: str = "web", frames: int = 200) -> None:
+    """The TX success prediction of the digital text frames vs what the RX delivers (validation split).
+
+    1. ``text-llm-ac`` as actually sent (same budget, same MCS choice, the cyclic repeat of coded bits)
+       on ``n_items`` val sentences: delivered fraction vs the mean predicted success, bare codewords
+       (``select_mcs``'s default) and with the repeat combined.
+    2. Random payloads filling each MCS that fits ``budget`` (``frames`` per SNR): frame success vs the
+       two predictions - model-agnostic, checks every (MCS, fill) the budget allows.
+    """
+    import numpy as np
+
+    from semcom_ota.baselines.digital import DigitalBitPipe, simulate_channel
+    from semcom_ota.baselines.mcs import MCS_TABLE, plan_frame, success_probability
+    from semcom_ota.baselines.text_llm import LlmTextCodec
+    from semcom_ota.eval.text import sample_sentences
+    from semcom_ota.seeding import make_rng
+
+    refs = sample_sentences(corpus, "val", n_items, 0)
+    codec = LlmTextCodec(llm)
+    print(f"frame check: text-llm-ac ({llm}), {len(refs)} {corpus} VAL sentences, {budget} channel uses, AWGN")
+    print("snr_dB  delivered  pred_bare  pred_combined  mcs_used")
+    for snr in snrs:
+        rng = make_rng(int(round(snr * 100)) % 2**31)
+        ok, pb, pc, used = [], [], [], []
+        for r in refs:
+            frame = codec.encode(r, budget, snr)
+            ex = frame.meta.extra
+            plan = plan_frame(MCS_TABLE[ex["mcs"]], budget)
+            pb.append(success_probability(plan, snr, "awgn", ex["payload_bits"]))
+            pc.append(success_probability(plan, snr, "awgn", ex["payload_bits"], combine_repeats=True))
+            text, info = codec.transmit(r, budget, snr, "awgn", rng)
+            ok.append(bool(info["ok"]) and text == r[: ex["chars_sent"]])
+            used.append(ex["mcs"])
+        mcs = ",".join(f"{m}:{c}" for m, c in zip(*np.unique(used, return_counts=True)))
+        print(f"{snr:6.1f}  {np.mean(ok):9.3f}  {np.mean(pb):9.3f}  {np.mean(pc):13.3f}  {mcs}")
+    print(f"\nrandom full payloads, {frames} frames per cell: measured / pred_bare / pred_combined")
+    pipe = DigitalBitPipe(budget)
+    for mcs in MCS_TABLE:
+        plan = plan_frame(mcs, budget)
+        if plan is None or plan.payload_bits <= 0:
+            continue
+        cells = []
+        for snr in snrs:
+            rng = make_rng(1000 + mcs.index * 97 + int(round(snr * 100)))
+            good = 0
+            for _ in range(frames):
+                bits = rng.integers(0, 2, plan.payload_bits, dtype=np.uint8)
+                rx, nv = simulate_channel(pipe.send(bits, mcs), snr, "awgn", rng)
+                res = pipe.receive(rx, nv)
+                good += bool(res.ok and np.array_equal(res.bits, bits))
+            cells.append(f"{good / frames:.2f}/{success_probability(plan, snr):.2f}/"
+                         f"{success_probability(plan, snr, combine_repeats=True):.2f}")
+        print(f"{mcs.name:18s} n={plan.n} ncw={plan.n_codewords} spare={plan.spare_symbols}: "
+              + "  ".join(f"{s:g}dB {c}" for s, c in zip(snrs, cells)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="web")
@@ -139,11 +197,18 @@ def main() -> None:
     ap.add_argument("--gemma-decode", type=int, default=40, help="with --coders: Gemma decodes checked")
     ap.add_argument("--private-knowledge", action="store_true",
                     help="compare the base codec with its KJV fine-tune on KJV and fortunes test")
+    ap.add_argument("--hybrid-val-items", type=int, default=100,
+                    help="val sentences measuring the hybrid's semantic+RAG expectation (0: the RAG card's table)")
+    ap.add_argument("--frame-check", type=int, default=0, metavar="N",
+                    help="only compare the digital frame's TX success prediction with what arrives, on N val sentences")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
     if a.private_knowledge:
         private_knowledge(a.n_items, [float(s) for s in a.snr_db.split(",")], a.channel)
+        return
+    if a.frame_check:
+        frame_check(a.frame_check, a.budget or 320, [float(s) for s in a.snr_db.split(",")], a.llm, a.corpus)
         return
     if a.coders:
         lossless_coders(a.coders, a.gemma_decode, a.corpus)
@@ -152,6 +217,7 @@ def main() -> None:
     schemes = a.schemes.split(",") if a.schemes else default_schemes(a.llm)
     cfg = TextEvalConfig(corpus=a.corpus, channel=a.channel, snrs_db=[float(s) for s in a.snr_db.split(",")],
                          n_items=a.n_items, budget=a.budget, schemes=schemes, global_size=a.global_size, llm=a.llm,
+                         hybrid_val_items=a.hybrid_val_items,
                          card=ROOT / "models/text_semantic.yaml", rag_card=ROOT / "models/text_rag.yaml")
     rows = evaluate_text(cfg)
     print(f"text benchmark: corpus {a.corpus} test split, link twin, LLM {a.llm}, {time.time() - t:.0f} s "

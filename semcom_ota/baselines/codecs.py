@@ -189,15 +189,18 @@ class DigitalTextCodec(Codec):
     highest-goodput MCS is sent (``tasks["chars_sent"]`` at TX in ``meta.extra``).
 
     Parameters: ``source_codec`` ("utf8", "zlib", "brotli"), ``channel``, ``target_fer``, ``card_path``
-    as for :class:`DigitalImageCodec`.
+    as for :class:`DigitalImageCodec`; ``combine_repeats`` (default True): the MCS choice and the
+    reported ``success_prob`` credit the RX's chase combining of the frame's cyclic repeat of coded bits
+    (:func:`~semcom_ota.baselines.mcs.success_probability`); False scores bare codewords (the image codec's rule).
     """
 
     name = "text-digital"
     codec_id = TEXT_DIGITAL_ID
 
     def __init__(self, source_codec: str = "brotli", channel: str = "awgn", target_fer: float = 0.1,
-                 card_path: str | Path | None = None) -> None:
+                 card_path: str | Path | None = None, combine_repeats: bool = True) -> None:
         kw = _card(card_path)
+        self.combine_repeats = bool(combine_repeats)
         self.source_codec = check_text_codec(kw.get("source_codec", source_codec))
         self.channel = kw.get("channel", channel)
         if self.channel not in CHANNELS:
@@ -213,9 +216,10 @@ class DigitalTextCodec(Codec):
             raise TypeError(f"content: expected str, got {type(text).__name__}")
         _check_budget_snr(budget, snr_db)
         # the highest-goodput MCS bounds what can be sent at all (raises when no MCS fits the budget)
-        best = select_mcs(None, int(budget), float(snr_db), channel, target_fer=self.target_fer)
+        kw = {"target_fer": self.target_fer, "combine_repeats": self.combine_repeats}
+        best = select_mcs(None, int(budget), float(snr_db), channel, **kw)
         bits, tag, info = self.source_fit(text, best.plan.payload_bits)
-        choice = select_mcs(bits.size, int(budget), float(snr_db), channel, target_fer=self.target_fer)
+        choice = select_mcs(bits.size, int(budget), float(snr_db), channel, **kw)
         symbols = DigitalBitPipe(int(budget)).send(bits, choice.mcs, tag=tag)
         extra = {"mcs": choice.mcs.index, "mcs_name": choice.mcs.name, **info,
                  "chars_total": len(text), "success_prob": choice.success_prob, "channel_plan": channel}
