@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import statistics
 import sys
 import time
@@ -104,7 +105,23 @@ def per_step_timing(steps: int) -> dict:
         for i in range(steps):
             store.logits(np.arange(i * 128, (i + 1) * 128) % store.n), store.features(np.arange(128))
         out["store_read_cpu_s"] = time.process_time() - c0
+    out["batch"], out["store_n"] = T.SystemConfig.batch, int(store.n)
     return out
+
+
+def full_run_cpu_estimate(live: dict, items: int, epochs: int) -> dict:
+    """CPU seconds of a whole distillation run on ``items`` images for ``epochs`` epochs, from the
+    live per-step measure (batch ``live['batch']``): stored = steps x stored step + building the store
+    once (one teacher forward per batch of the store's ``store_n`` images); online = steps x online
+    step. An estimate (no full CPU run of the v2 recipe is recorded); the store cost is charged in full
+    to this one run although every student shares it."""
+    steps = math.ceil(items / live["batch"]) * epochs
+    fwd = live["teacher_forward_cpu_s"] / live["stored"]["steps"]
+    build = fwd * math.ceil(live["store_n"] / live["batch"])
+    stored = steps * live["stored"]["cpu_s"] / live["stored"]["steps"] + build
+    online = steps * live["online"]["cpu_s"] / live["online"]["steps"]
+    return {"steps": steps, "stored_cpu_s": stored, "store_build_cpu_s": build, "online_cpu_s": online,
+            "ratio": online / stored}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  live, {args.timing_steps} identical steps: stored {live['stored']['cpu_s']:.1f} s CPU, online "
               f"{live['online']['cpu_s']:.1f} s CPU (ratio {live['online']['cpu_s'] / live['stored']['cpu_s']:.2f}x); "
               f"teacher forwards alone {live['teacher_forward_cpu_s']:.1f} s vs store reads {live['store_read_cpu_s']:.4f} s")
+        if "student_frac25" in summ:
+            est = full_run_cpu_estimate(live, summ["student_frac25"]["train_items"], summ["student_frac25"]["epochs"])
+            dist["cpu_full_run_estimate"] = est
+            print(f"  CPU estimate of the whole 25 % run ({est['steps']} steps of {live['batch']}): stored "
+                  f"{est['stored_cpu_s']:.0f} s (store build {est['store_build_cpu_s']:.0f} s included) vs online "
+                  f"{est['online_cpu_s']:.0f} s: {est['ratio']:.2f}x (target >= 5x)")
     fig["distillation"] = dist
 
     # 4. data efficiency ----------------------------------------------------------------------------
