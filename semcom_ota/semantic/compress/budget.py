@@ -177,7 +177,10 @@ class CandidateBuilder:
 
         b1, b32 = _latencies(run, self.bench_texts, self.repeats)
         cos, top1 = _score(enc.sentence_embeddings, self.evalset)
-        return Measured(name, str(path), path.stat().st_size / 2**20, b1, b32, cos, top1, enc.provider, extra or {},
+        extra = dict(extra or {})
+        if "int8_recipe" in extra:
+            extra["calibration_sentences"] = len(self.calibration)
+        return Measured(name, str(path), path.stat().st_size / 2**20, b1, b32, cos, top1, enc.provider, extra,
                         self._channel(enc.token_features))
 
     def _channel(self, token_features=None) -> float:
@@ -268,7 +271,7 @@ def write_card(m: Measured, card_path: Path, model: str, budget_ms: float | None
         "sha256": sha256(m.path) if m.path else "",
         "measured": {k: v for k, v in asdict(m).items() if k not in ("name", "path")},
         "budget": {"latency_ms_b1": budget_ms, "size_mb": budget_mb},
-        "quantisation": _quantisation_note(m.extra.get("int8_recipe")),
+        "quantisation": _quantisation_note(m.extra.get("int8_recipe"), m.extra.get("calibration_sentences")),
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": threads},
         "inputs": ["input_ids", "attention_mask"],
     }
@@ -276,7 +279,7 @@ def write_card(m: Measured, card_path: Path, model: str, budget_ms: float | None
     return card_path
 
 
-def _quantisation_note(recipe: str | None) -> dict | None:
+def _quantisation_note(recipe: str | None, n_calibration: int | None) -> dict | None:
     """What the card says about how an int8 candidate was quantised (``None`` for float candidates)."""
     if recipe is None:
         return None
@@ -284,7 +287,7 @@ def _quantisation_note(recipe: str | None) -> dict | None:
                                         "the recipe says otherwise), weights int8 symmetric per output channel, "
                                         "embedding tables int8 rows",
             "options": {k: (v.__name__ if callable(v) else v) for k, v in LAM_RECIPES[recipe].items()},
-            "calibration": "256 TRAIN sentences (WEB + fortunes), never the test split"}
+            "calibration": f"{n_calibration} TRAIN sentences (WEB + fortunes for semcom compress), never the test split"}
 
 
 def verified_model_file(card_path: str | Path) -> tuple[dict, Path]:

@@ -135,6 +135,10 @@ def test_picker_meets_a_size_budget_with_least_compression(builder):
     assert fp32.size_mb / chosen.size_mb >= 3.5
     assert chosen.cosine_to_fp32 > 0.985 and measured[0].cosine_to_fp32 > 0.9999
     assert chosen.extra["int8_recipe"] == DEFAULT_LAM_RECIPE
+    import yaml
+
+    card = yaml.safe_load(B.write_card(chosen, builder.work_dir / "card.yaml", "minilm", None, 40.0, 1).read_text())
+    assert card["quantisation"]["recipe"] == DEFAULT_LAM_RECIPE and card["quantisation"]["options"]["float_bypass"]
 
 
 @pytest.mark.slow
