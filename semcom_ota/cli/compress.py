@@ -48,7 +48,7 @@ def compress(
     if conv:
         builder = C.conv_candidates(model, out, card, device=device, threads=threads)
         typer.echo(C.HEADER)
-        names, _row_fn = C.CONV_CANDIDATES, C.row
+        names, _row_fn = builder.names, C.row
     else:
         from semcom_ota.semantic.compress.quantize import DEFAULT_LAM_RECIPE, LAM_RECIPES
 

@@ -38,6 +38,7 @@ from semcom_ota.semantic.compress.conv_models import (
     distill_encoder,
     n_parameters,
     prune_image_encoder,
+    prunable_task_encoder,
     prune_task_encoder,
 )
 from semcom_ota.semantic.compress.conv_onnx import (
@@ -316,6 +317,9 @@ class TaskCandidates(_ConvCandidates):
     def __init__(self, codec, work_dir: Path, test: tuple[np.ndarray, np.ndarray], train_images: np.ndarray, **kw) -> None:
         super().__init__(codec, work_dir, **kw)
         self.model_name = "task" if codec.system.kind == "student" else "teacher"
+        if not prunable_task_encoder(TaskEncoderNet(codec.system)):  # e.g. the v2 ResNet teacher
+            self.names = tuple(n for n in CONV_CANDIDATES if n not in PRUNE_KEEP)
+            log.info("%s encoder has residual blocks: pruned candidates skipped", self.model_name)
         self.test_images, self.test_labels = test
         self.train_images = train_images
 

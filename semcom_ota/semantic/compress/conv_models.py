@@ -231,10 +231,24 @@ def prune_image_encoder(enc: ImageEncoderNet, keep: float) -> ImageEncoderNet:
     return out.train(enc.training)
 
 
+#: layers :func:`prune_task_encoder` can slice (anything else, e.g. a residual block, is refused)
+PLAIN_LAYERS = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.PReLU, nn.LeakyReLU, nn.GELU, nn.MaxPool2d, nn.AvgPool2d,
+                nn.AdaptiveAvgPool2d, nn.Flatten, nn.Linear, nn.Dropout, nn.Identity)
+
+
+def prunable_task_encoder(enc: TaskEncoderNet) -> bool:
+    """True when every layer of ``enc.features`` is a plain layer (:data:`PLAIN_LAYERS`)."""
+    return all(isinstance(m, PLAIN_LAYERS) for m in enc.features)
+
+
 def prune_task_encoder(enc: TaskEncoderNet, keep: float) -> TaskEncoderNet:
     """Keep ``keep`` of the output channels of every convolution of the semantic encoder, ranked by the
     L2 norm of the BatchNorm-folded filter (``|γ|·‖W‖/√(var+ε)``); the next convolution's inputs or the
     flatten→Linear's input columns follow. Returns a pruned copy."""
+    if not prunable_task_encoder(enc):
+        odd = sorted({type(m).__name__ for m in enc.features if not isinstance(m, PLAIN_LAYERS)})
+        raise ValueError(f"prune_task_encoder: the encoder holds {odd} (residual blocks); channel pruning "
+                         "supports plain conv/BatchNorm/activation/linear chains only")
     out = copy.deepcopy(enc)
     layers = list(out.features)
     convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]

@@ -227,3 +227,23 @@ def test_channel_prelu_matches_torch_for_any_slopes():
         fast = ChannelPReLU(p)
         assert fast.as_max is as_max
         torch.testing.assert_close(fast(x), p(x))
+
+
+def test_residual_teacher_is_not_pruned_but_refused_with_a_clear_error(tmp_path):
+    """The v2 teacher (ResNet blocks) cannot be channel-pruned layer by layer: pruning says so, and
+    its candidate list leaves the pruned candidates out instead of crashing mid-benchmark."""
+    from semcom_ota.semantic.compress.conv_candidates import CONV_CANDIDATES, PRUNE_KEEP, TaskCandidates
+    from semcom_ota.semantic.compress.conv_models import prunable_task_encoder
+
+    v2 = TaskEncoderNet(TaskSystem("teacher", arch="v2").eval())
+    assert not prunable_task_encoder(v2)
+    with pytest.raises(ValueError, match="residual blocks"):
+        prune_task_encoder(v2, 0.5)
+    assert prunable_task_encoder(TaskEncoderNet(TaskSystem("student", arch="v2").eval()))
+
+    class _Codec:  # the two attributes TaskCandidates reads at construction
+        system = TaskSystem("teacher", arch="v2").eval()
+
+    tc = TaskCandidates(_Codec(), tmp_path, (np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.int64)),
+                        np.zeros((1, 28, 28), np.uint8))
+    assert tc.names == tuple(n for n in CONV_CANDIDATES if n not in PRUNE_KEEP)
