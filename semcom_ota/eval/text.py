@@ -215,8 +215,9 @@ def hybrid_choice(q_semantic: float, digital_info: Sequence[dict]) -> np.ndarray
     """The hybrid's per-message decision from TX-side quantities only: True = send digital.
 
     ``digital_info``: the digital frames' TX extras (``success_prob`` of the chosen MCS at the fed-back
-    SNR, ``chars_sent``, ``chars_total``); digital wins when ``success_prob * chars_sent / chars_total``
-    (its expected delivered fraction) is at least ``q_semantic`` (the semantic codec's val similarity).
+    SNR - the text codecs credit the frame's chase-combined cyclic repeat -, ``chars_sent``,
+    ``chars_total``); digital wins when ``success_prob * chars_sent / chars_total`` (its expected
+    delivered fraction) is at least ``q_semantic`` (semantic+RAG's expected similarity, from val).
     """
     q = np.array([i["success_prob"] * i["chars_sent"] / max(i["chars_total"], 1) for i in digital_info])
     return q >= q_semantic
