@@ -229,6 +229,17 @@ def format_profile(packet_bytes: int, prof: dict) -> str:
     return "\n".join(lines)
 
 
+def _least_cpu(run_graph, repeats: int) -> tuple[float, float, object]:
+    """``repeats`` runs of ``run_graph() -> (sink, cpu_s, wall_s)``; the one with the least CPU time
+    as ``(cpu_s, wall_s, sink)``."""
+    best = None
+    for _ in range(repeats):
+        snk, c, w = run_graph()
+        if best is None or c < best[0]:
+            best = (c, w, snk)
+    return best
+
+
 def _run_flowgraph(tb, sink, expected: int | None, idle_s: float = 1.5, timeout_s: float = 900.0) -> tuple[float, float]:
     """Start ``tb`` and wait until ``sink`` has consumed ``expected`` items (or made no progress for
     ``idle_s``: ``ofdm_rx``'s message loop keeps the graph alive after its input ends). Returns CPU
@@ -276,11 +287,7 @@ def measure_gnuradio(packet_bytes: int, total_samples: int, snr_db: float, repea
         c, w = _run_flowgraph(tb, snk, None)
         return snk, c, w
 
-    best_tx = None
-    for _ in range(repeats):
-        snk, c, w = tx_graph()
-        if best_tx is None or c < best_tx[0]:
-            best_tx = (c, w, snk)
+    best_tx = _least_cpu(tx_graph, repeats)
     x = np.asarray(best_tx[2].data(), np.complex64)
     bursts = [t for t in best_tx[2].tags() if pmt.symbol_to_string(t.key) == key]
     tx = BenchRow("gnuradio", "tx", packet_bytes, 4 * (packet_bytes + 4), n_pkts, len(bursts), x.size, best_tx[0], best_tx[1])
@@ -304,11 +311,7 @@ def measure_gnuradio(packet_bytes: int, total_samples: int, snr_db: float, repea
         c, w = _run_flowgraph(tb, snk, n_pkts * packet_bytes)
         return snk, c, w
 
-    best_rx = None
-    for _ in range(repeats):
-        snk, c, w = rx_graph()
-        if best_rx is None or c < best_rx[0]:
-            best_rx = (c, w, snk)
+    best_rx = _least_cpu(rx_graph, repeats)
     got = len(best_rx[2].data()) // packet_bytes
     rx = BenchRow("gnuradio", "rx", packet_bytes, 4 * (packet_bytes + 4), n_pkts, got, y.size, best_rx[0], best_rx[1])
     return [tx, rx]

@@ -139,20 +139,31 @@ class TaskEncoderNet(nn.Module):
 
 
 # --------------------------------------------------------------------------- slicing helpers
-def _slice_conv(conv: nn.Conv2d, out_idx: torch.Tensor | None = None, in_idx: torch.Tensor | None = None) -> nn.Conv2d:
-    w = conv.weight.data
+def _sliced_weight_bias(mod: nn.Conv2d | nn.Linear, out_idx: torch.Tensor | None,
+                        in_idx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``mod``'s weight with rows ``out_idx`` / columns ``in_idx`` kept (dims 0 / 1), and its bias."""
+    w = mod.weight.data
     if out_idx is not None:
         w = w.index_select(0, out_idx)
     if in_idx is not None:
         w = w.index_select(1, in_idx)
-    b = conv.bias.data if conv.bias is not None else None
+    b = mod.bias.data if mod.bias is not None else None
     if b is not None and out_idx is not None:
         b = b.index_select(0, out_idx)
-    new = nn.Conv2d(w.shape[1], w.shape[0], conv.kernel_size, conv.stride, conv.padding, conv.dilation, bias=b is not None)
+    return w, b
+
+
+def _with_weights(new: nn.Conv2d | nn.Linear, w: torch.Tensor, b: torch.Tensor | None) -> nn.Conv2d | nn.Linear:
     new.weight.data.copy_(w)
     if b is not None:
         new.bias.data.copy_(b)
     return new
+
+
+def _slice_conv(conv: nn.Conv2d, out_idx: torch.Tensor | None = None, in_idx: torch.Tensor | None = None) -> nn.Conv2d:
+    w, b = _sliced_weight_bias(conv, out_idx, in_idx)
+    return _with_weights(nn.Conv2d(w.shape[1], w.shape[0], conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+                                   bias=b is not None), w, b)
 
 
 def _slice_prelu(act: nn.PReLU, idx: torch.Tensor) -> nn.PReLU:
@@ -170,19 +181,8 @@ def _slice_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> nn.BatchNorm2d:
 
 
 def _slice_linear(lin: nn.Linear, out_idx: torch.Tensor | None = None, in_idx: torch.Tensor | None = None) -> nn.Linear:
-    w = lin.weight.data
-    if out_idx is not None:
-        w = w.index_select(0, out_idx)
-    if in_idx is not None:
-        w = w.index_select(1, in_idx)
-    b = lin.bias.data if lin.bias is not None else None
-    if b is not None and out_idx is not None:
-        b = b.index_select(0, out_idx)
-    new = nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
-    new.weight.data.copy_(w)
-    if b is not None:
-        new.bias.data.copy_(b)
-    return new
+    w, b = _sliced_weight_bias(lin, out_idx, in_idx)
+    return _with_weights(nn.Linear(w.shape[1], w.shape[0], bias=b is not None), w, b)
 
 
 def _keep(score: torch.Tensor, keep: float, name: str) -> torch.Tensor:
