@@ -11,16 +11,17 @@ import numpy as np
 from semcom_ota.frames import FrameMeta, FrameStatus, RxSemanticFrame, check_complex_1d
 from semcom_ota.phy.config import PhyConfig
 from semcom_ota.phy.equalise import (
+    equalise_payload,
     header_llrs,
-    mmse_equalise,
     ofdm_demodulate,
     pilot_error_ratio,
     timing_drift,
     track_pilots,
 )
+from semcom_ota.phy.kernels import live_symbols_kernel, pilots_received_kernel, sc_peak_kernel
 from semcom_ota.phy.header import HEADER_VERSION, HeaderFields, hard_decode, unpack_header, viterbi_decode
 from semcom_ota.phy.layout import HEADER_CODED_BITS, OfdmLayout
-from semcom_ota.phy.sync import SyncResult, Synchroniser, coarse_detect, sc_window, schmidl_cox
+from semcom_ota.phy.sync import SyncResult, Synchroniser, coarse_detect, sc_window
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,6 @@ class Demodulator:
         # samples; a frame that cuts another short must stand out more clearly (SNR ≳ 3 dB)
         self._inframe_threshold = max(cfg.detect_threshold, 0.3)
         self._stride = math.gcd(math.gcd(self._W, self._half), 8)
-        self._peak_kernel = np.ones(self._stride + 1)
         self._block = 1 << 16
         self._total = 0
         self._reset_stream()
@@ -197,13 +197,10 @@ class Demodulator:
         half, W = self._half, self._W
         hi = min(d1 + self._peak_span, self._total - half - W + 1)
         seg = self._buf[d1 - self._base : hi - self._base + half + W - 1]
-        P, R1, R2, _ = schmidl_cox(seg, half, W)
-        m = P.real * P.real
-        m += P.imag * P.imag
-        m /= np.maximum(R1 * R2, 1e-300)
-        # the metric falls off linearly either side of A's start: smooth before the arg-max (noise)
-        i = int(np.argmax(np.convolve(m, self._peak_kernel, mode="same")))
-        return d1 + i, complex(P[i])
+        # the metric falls off linearly either side of A's start: smoothed before the arg-max
+        # (noise); one compiled pass (running sums as in schmidl_cox, np.convolve's "same" window)
+        i, P = sc_peak_kernel(seg, half, W, self._stride + 1)
+        return d1 + int(i), complex(P)
 
     def _next_candidate(self, final: bool) -> tuple[int, complex] | None:
         half, W = self._half, self._W
@@ -283,12 +280,6 @@ class Demodulator:
         self._trim()
         return out
 
-    def _pilots_received(self, F: np.ndarray, rot: np.ndarray) -> np.ndarray:
-        """``F[:, pilot_idx] * rot[:, None]``, complex64 ``[S, n_pilot]`` in C order."""
-        Yp = np.take(F, self.layout.pilot_idx, axis=1)
-        Yp *= rot[:, None]
-        return Yp
-
     def _info(self, res: SyncResult) -> dict:
         return {
             "t0": int(res.t0),
@@ -345,39 +336,23 @@ class Demodulator:
         n_rx = n_av
         if n_av:
             thr = sync.noise_var + 0.2 * float(np.vdot(sync.h, sync.h).real) / lay.n_used
-            Fu = F[nh + n_av - 1, lay.used_idx]
-            if float(np.vdot(Fu, Fu).real) / lay.n_used <= thr:
-                Fu = np.take(F[nh : nh + n_av], lay.used_idx, axis=1)
-                live = np.flatnonzero((Fu.real**2 + Fu.imag**2).mean(axis=1) > thr)
-                n_rx = int(live[-1]) + 1 if live.size else 0
+            n_rx = live_symbols_kernel(F, nh, n_av, lay.used_idx, thr)
         if n_rx < fr.n_ofdm and next_search == fr.end:
             next_search = pay_start + n_rx * L
         self._search = max(self._search, next_search)
         S = nh + n_rx
-        Yp = self._pilots_received(F[:S], rot[:S])
+        Yp = pilots_received_kernel(F, rot, lay.pilot_idx, S)
         phi, theta, pv = track_pilots(Yp, lay, sync, 0)
         # sampling-rate offset: once the windows have drifted a sample or more, move each
         # window by the rounded drift and track the rest (keeps the windows inside the CP)
         offsets = np.rint(timing_drift(theta, lay)).astype(np.int64)
         if offsets.any():
             F, rot = ofdm_demodulate(self._buf, self._base, lay, sync, 0, S, offsets)
-            Yp = self._pilots_received(F, rot)
+            Yp = pilots_received_kernel(F, rot, lay.pilot_idx, S)
             phi, theta, pv = track_pilots(Yp, lay, sync, 0, offsets)
-        Yd = np.take(F[nh:S], lay.data_idx, axis=1)  # C order (F[:, idx] would be column-major, slow below)
-        z, nv = mmse_equalise(Yd, rot[nh:S], lay, sync, phi[nh:], theta[nh:], pv[nh:])
         inflation = pilot_error_ratio(Yp, lay, sync, phi, theta, pv)[nh:]
-        if inflation.size and inflation.max() > 1.0:
-            nv *= inflation[:, None].astype(np.float32)
-        zp, nvp = z.reshape(-1), nv.reshape(-1)
         pos = lay.payload_index(fr.n_ofdm)[:n]
-        if n_rx == fr.n_ofdm:  # all received: a plain gather
-            symbols, noise_var, mask = zp[pos], nvp[pos], np.ones(n, bool)
-        else:
-            mask = pos < n_rx * lay.n_data
-            symbols = np.zeros(n, np.complex64)
-            noise_var = np.full(n, np.inf, np.float32)
-            symbols[mask] = zp[pos[mask]]
-            noise_var[mask] = nvp[pos[mask]]
+        symbols, noise_var, mask = equalise_payload(F, rot, lay, sync, nh, phi[nh:], theta[nh:], pv[nh:], inflation, pos)
         status = FrameStatus.OK if n_rx == fr.n_ofdm else FrameStatus.TRUNCATED
         if status is FrameStatus.OK:
             self.stats.frames_ok += 1

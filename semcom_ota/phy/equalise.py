@@ -9,11 +9,45 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft as sp_fft
 
+from semcom_ota.phy.kernels import (
+    equalise_gather_kernel,
+    fft_windows_kernel,
+    pilot_error_ratio_kernel,
+    track_pilots_kernel,
+)
 from semcom_ota.phy.layout import OfdmLayout
 from semcom_ota.phy.sync import SyncResult, _phasor, _unit_phasor
 
 
+_NONE_I64 = np.zeros(0, np.int64)
+_NONE_F64 = np.zeros(0, np.float64)
+
+
 def ofdm_demodulate(
+    buf: np.ndarray,
+    base: int,
+    lay: OfdmLayout,
+    sync: SyncResult,
+    first: int,
+    count: int,
+    offsets: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ofdm_demodulate_numpy` with the windowing and CFO derotation in one compiled loop
+    (:func:`~semcom_ota.phy.kernels.fft_windows_kernel`) before the batched FFT; same arguments
+    and results (``F`` complex64 ``[count, n_fft]``, ``rot`` complex64 ``[count]``)."""
+    N, L = lay.n_fft, lay.sym_len
+    if count <= 0:
+        return np.zeros((0, N), np.complex64), np.zeros(0, np.complex64)
+    start = sync.t0 + lay.header_start + first * L + lay.cp_len
+    w = 2.0 * np.pi * sync.cfo / N
+    off = _NONE_I64 if offsets is None else np.ascontiguousarray(offsets, np.int64)
+    if off.size and off.size != count:
+        raise ValueError(f"offsets: expected {count} values, got {off.size}")
+    win, rot = fft_windows_kernel(buf, start - base, int(count), L, N, w, w * float(start - sync.phase_ref), off)
+    return sp_fft.fft(win, axis=1, overwrite_x=True), rot
+
+
+def ofdm_demodulate_numpy(
     buf: np.ndarray,
     base: int,
     lay: OfdmLayout,
@@ -190,6 +224,27 @@ def timing_drift(theta: np.ndarray, lay: OfdmLayout) -> np.ndarray:
 def track_pilots(
     Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int, offsets: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`track_pilots_numpy` as one compiled call (:func:`~semcom_ota.phy.kernels.track_pilots_kernel`);
+    same arguments and results."""
+    S = Yp.shape[0]
+    step = _NONE_F64 if offsets is None else (2.0 * np.pi / lay.n_fft) * np.asarray(offsets, np.float64)
+    cfg = lay.cfg
+    return track_pilots_kernel(
+        np.ascontiguousarray(Yp, np.complex64),
+        lay.pilots_complex(first, S),
+        sync.h[lay.pilot_pos],
+        lay.pilot_f,
+        lay.pilot_gaps,
+        step,
+        cfg.sro_window,
+        cfg.cpe_window,
+        float(sync.noise_var),
+    )
+
+
+def track_pilots_numpy(
+    Yp: np.ndarray, lay: OfdmLayout, sync: SyncResult, first: int, offsets: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Estimate the common phase and the sampling-offset phase slope of each OFDM symbol from its
     pilots (never from decisions).
 
@@ -289,7 +344,84 @@ def mmse_equalise(
     return z, nv
 
 
+def equalise_payload(
+    F: np.ndarray,
+    rot: np.ndarray,
+    lay: OfdmLayout,
+    sync: SyncResult,
+    first: int,
+    phi: np.ndarray,
+    theta: np.ndarray,
+    phase_var: np.ndarray,
+    inflation: np.ndarray,
+    pos: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Equalise the payload rows ``first..first+S-1`` of ``F`` and gather them into time order, in
+    one compiled call (:func:`~semcom_ota.phy.kernels.equalise_gather_kernel`).
+
+    Parameters
+    ----------
+    F, rot: from :func:`ofdm_demodulate` (complex64 ``[.., n_fft]``, ``[..]``).
+    phi, theta, phase_var: float64 ``[S]`` from :func:`track_pilots` for those rows.
+    inflation: float64 ``[S]`` from :func:`pilot_error_ratio` (1.0: none).
+    pos: int64 ``[n]`` grid position (``symbol · n_data + data bin``) of each payload symbol
+        (:meth:`OfdmLayout.payload_index`); positions ``≥ S · n_data`` were not received.
+
+    Returns
+    -------
+    ``symbols`` complex64 ``[n]``, ``noise_var`` float32 ``[n]`` (``inf`` where not received) and
+    ``mask`` bool ``[n]``: equal (within float rounding) to :func:`mmse_equalise` with ``noise_var``
+    scaled by ``inflation``, gathered at ``pos``.
+    """
+    S = int(np.shape(phi)[0])
+    dp = lay.data_pos
+    return equalise_gather_kernel(
+        F,
+        rot,
+        int(first),
+        S,
+        lay.data_idx,
+        lay.data,
+        sync.h[dp],
+        sync.h_err_var[dp],
+        float(sync.noise_var),
+        np.ascontiguousarray(phi, np.float64),
+        np.ascontiguousarray(theta, np.float64),
+        np.ascontiguousarray(phase_var, np.float64),
+        np.ascontiguousarray(inflation, np.float64),
+        np.ascontiguousarray(pos, np.int64),
+        S * lay.n_data,
+    )
+
+
 def pilot_error_ratio(
+    Yp: np.ndarray,
+    lay: OfdmLayout,
+    sync: SyncResult,
+    phi: np.ndarray,
+    theta: np.ndarray,
+    phase_var: np.ndarray,
+    width: int = 9,
+) -> np.ndarray:
+    """:func:`pilot_error_ratio_numpy` as one compiled call
+    (:func:`~semcom_ota.phy.kernels.pilot_error_ratio_kernel`); same arguments and results."""
+    S = Yp.shape[0]
+    pp = lay.pilot_pos
+    return pilot_error_ratio_kernel(
+        np.ascontiguousarray(Yp, np.complex64),
+        lay.pilots_complex(0, S),
+        lay.pilot,
+        sync.h[pp],
+        sync.h_err_var[pp],
+        float(sync.noise_var),
+        np.ascontiguousarray(phi, np.float64),
+        np.ascontiguousarray(theta, np.float64),
+        np.ascontiguousarray(phase_var, np.float64),
+        int(width),
+    )
+
+
+def pilot_error_ratio_numpy(
     Yp: np.ndarray,
     lay: OfdmLayout,
     sync: SyncResult,

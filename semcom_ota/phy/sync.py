@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from semcom_ota.phy.kernels import coarse_detect_kernel
 from semcom_ota.phy.layout import OfdmLayout
 
 
@@ -72,6 +73,14 @@ def schmidl_cox(x: np.ndarray, half: int, window: int) -> tuple[np.ndarray, np.n
 
 
 def coarse_detect(x: np.ndarray, half: int, window: int, stride: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`coarse_detect_numpy` as one compiled loop (:func:`~semcom_ota.phy.kernels.coarse_detect_kernel`;
+    same arguments and results, block sums in float32 summed in a possibly different order)."""
+    if half % stride or window % stride:
+        raise ValueError(f"half={half}, window={window}: expected multiples of stride={stride}")
+    return coarse_detect_kernel(np.ascontiguousarray(x, np.complex64), int(half), int(window), int(stride), float(threshold))
+
+
+def coarse_detect_numpy(x: np.ndarray, half: int, window: int, stride: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Schmidl–Cox test on a grid of starts ``d = 0, stride, 2·stride, ...`` from block sums (no
     running sums, so no rounding drift and silence gives exactly 0).
 
