@@ -5,6 +5,8 @@
     .venv/bin/python scripts/bench/text.py --private-knowledge   # base vs KJV fine-tune on KJV and fortunes
     .venv/bin/python scripts/bench/text.py --coders 200 --gemma-decode 40   # lossless coders: bits/token, time
     .venv/bin/python scripts/bench/text.py --budget 320 --llm gemma3-270m   # + digital-llm, hybrid (llm extra)
+    .venv/bin/python scripts/bench/text.py --corpus kjv --budget 320 --snr-db 0,3,6 --llm gemma3-270m \
+        --schemes semantic,semantic+rag,semantic+rag+llm       # the LLM prior at the receiver (weight tuned on val)
     .venv/bin/python scripts/bench/text.py --frame-check 100 --budget 320 --llm byte-ngram --snr-db 3,3.5,4
         # the digital frame's measured success vs the TX prediction (bare codewords / repeats combined), val split
 
@@ -199,6 +201,9 @@ def main() -> None:
                     help="compare the base codec with its KJV fine-tune on KJV and fortunes test")
     ap.add_argument("--hybrid-val-items", type=int, default=100,
                     help="val sentences measuring the hybrid's semantic+RAG expectation (0: the RAG card's table)")
+    ap.add_argument("--llm-weight", type=float, default=None,
+                    help="semantic+rag+llm: LM weight (default: tuned on --llm-val-items val sentences)")
+    ap.add_argument("--llm-val-items", type=int, default=50, help="semantic+rag+llm: val sentences tuning the LM weight")
     ap.add_argument("--frame-check", type=int, default=0, metavar="N",
                     help="only compare the digital frame's TX success prediction with what arrives, on N val sentences")
     a = ap.parse_args()
@@ -217,13 +222,16 @@ def main() -> None:
     schemes = a.schemes.split(",") if a.schemes else default_schemes(a.llm)
     cfg = TextEvalConfig(corpus=a.corpus, channel=a.channel, snrs_db=[float(s) for s in a.snr_db.split(",")],
                          n_items=a.n_items, budget=a.budget, schemes=schemes, global_size=a.global_size, llm=a.llm,
-                         hybrid_val_items=a.hybrid_val_items,
+                         hybrid_val_items=a.hybrid_val_items, llm_weight=a.llm_weight, llm_val_items=a.llm_val_items,
                          card=ROOT / "models/text_semantic.yaml", rag_card=ROOT / "models/text_rag.yaml")
     rows = evaluate_text(cfg)
     print(f"text benchmark: corpus {a.corpus} test split, link twin, LLM {a.llm}, {time.time() - t:.0f} s "
           f"(2 CPU cores, no GPU, torch threads 1)\n")
     for metric in ("similarity", "bleu"):
         print(pivot(rows, metric) + "\n")
+    extra = [r for r in rows if r.metric in ("llm_weight", "share")]
+    if extra:
+        print("  ".join(f"{r.scheme} {r.snr_db:g} dB {r.metric}={r.value:.3g}" for r in extra) + "\n")
     if a.json:
         write_rows(a.json, rows, {"bench": "text", "corpus": a.corpus, "llm": a.llm})
 

@@ -13,6 +13,14 @@ Schemes
   the local base), ``semantic+rag:out-of-base`` (the other half), ``semantic+rag:stale-local`` (the
   in-base messages decoded before the local base was updated), with ``semantic:in-base`` /
   ``semantic:out-of-base`` for reference.
+- ``semantic+rag+llm``: semantic+rag, then the LLM prior at the receiver
+  (:mod:`semcom_ota.semantic.llm.rescore`; ``cfg.llm``: Gemma-3-270M with the ``llm`` extra, or the
+  ``byte-ngram`` model): for each message RAG did not replace, a beam over the top tokens of the
+  decoder's least-confident slots plus RAG's best rejected candidate, picked by decoder log-prob +
+  ``w`` x LM sentence log-prob. ``w`` (``cfg.llm_weight``; ``None`` = tuned in the same run on
+  ``cfg.llm_val_items`` *val* sentences at the run's SNRs, same budget and knowledge-base condition;
+  row ``semantic+rag+llm:weight``). Row ``semantic+rag+llm:changed`` is the share of messages whose
+  text differs from semantic+rag.
 - ``digital`` (Brotli) and ``utf8+ldpc``: source coder + IEEE 802.11n LDPC + QAM at the best MCS for
   the SNR (``semcom_ota.baselines``); a frame that fails its CRC delivers nothing ("" -> BLEU 0,
   similarity 0). ``brotli+ldpc`` is accepted as the old name of ``digital``.
@@ -59,10 +67,10 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CARD = ROOT / "models" / "text_semantic.yaml"
 DEFAULT_RAG_CARD = ROOT / "models" / "text_rag.yaml"
-SCHEMES = ("semantic", "semantic+rag", "digital", "digital-llm", "utf8+ldpc", "ideal-separation",
+SCHEMES = ("semantic", "semantic+rag", "semantic+rag+llm", "digital", "digital-llm", "utf8+ldpc", "ideal-separation",
            "ideal-separation-llm", "hybrid", "hybrid-brotli")
 SCHEME_ALIASES = {"brotli+ldpc": "digital"}
-LLM_SCHEMES = ("digital-llm", "ideal-separation-llm", "hybrid")
+LLM_SCHEMES = ("semantic+rag+llm", "digital-llm", "ideal-separation-llm", "hybrid")
 
 
 def default_schemes(llm: str = "gemma3-270m") -> tuple[str, ...]:
@@ -91,6 +99,8 @@ class TextEvalConfig:
     seed: int = 0
     llm: str = "gemma3-270m"  # next-token model of the LLM schemes ("gemma3-270m" or "byte-ngram")
     hybrid_val_items: int = 100  # val sentences measuring the hybrid's semantic expectation; 0 = the card's table
+    llm_weight: float | None = None  # LM weight of semantic+rag+llm; None = tuned on val (llm_val_items)
+    llm_val_items: int = 50  # val sentences tuning llm_weight
     card: Path = DEFAULT_CARD
     rag_card: Path = DEFAULT_RAG_CARD
     extra: dict = field(default_factory=dict)
@@ -259,10 +269,22 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
     unknown = [s for s in schemes if s not in SCHEMES]
     if unknown:
         raise ValueError(f"schemes {unknown}: expected a subset of {SCHEMES} (or {list(SCHEME_ALIASES)})")
-    need_rag = "semantic+rag" in schemes or "hybrid" in schemes or "hybrid-brotli" in schemes
+    need_rescore = "semantic+rag+llm" in schemes
+    need_rag = need_rescore or any(s in schemes for s in ("semantic+rag", "hybrid", "hybrid-brotli"))
     need_llm = any(s in schemes for s in ("digital-llm", "hybrid", "ideal-separation-llm"))
     need_brotli = "digital" in schemes or "hybrid-brotli" in schemes
-    coder = llm_codec = None
+    coder = llm_codec = lm = None
+    if need_rescore:  # before the semantic codec: a missing extra fails fast, naming it
+        from semcom_ota.semantic.llm import load_next_token_model
+        from semcom_ota.semantic.llm.gemma import LlmUnavailable
+
+        try:
+            lm = load_next_token_model(cfg.llm)
+        except LlmUnavailable as err:
+            raise LlmUnavailable(f"scheme semantic+rag+llm with --llm {cfg.llm}: {err} "
+                                 "(or use --llm byte-ngram)") from None
+        if cfg.llm_weight is None and cfg.llm_val_items < 1:
+            raise ValueError("semantic+rag+llm: set llm_weight or llm_val_items >= 1 (the weight is tuned on val)")
     if need_llm:  # before the semantic codec: a missing extra fails fast, naming it
         from semcom_ota.baselines.text_llm import LlmTextCodec
 
@@ -291,12 +313,33 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
                           for s in range(0, len(items), 64)])
         return codec.texts_from_logprobs(logp), logp
 
-    def rag_updated(kb: KnowledgeBase, items: list[str], hyps: list[str], logp: torch.Tensor) -> list[str]:
-        """RAG decoding after the local base learnt the first half of ``items`` (removed again after)."""
+    def rag_updated(kb: KnowledgeBase, items: list[str], hyps: list[str], logp: torch.Tensor,
+                    with_evidence: bool = False):
+        """RAG decoding after the local base learnt the first half of ``items`` (removed again after).
+
+        Returns the texts, or with ``with_evidence`` (texts, replaced flags, RAG's best candidate per message).
+        """
         keys = kb.add(items[: len(items) // 2])  # the update: this receiver's new content
-        out = [c.text for c in RagDecoder(codec, {"local": kb, "global": gkb}, rcfg).correct(hyps, logp)]
+        rag = RagDecoder(codec, {"local": kb, "global": gkb}, rcfg)
+        evs = rag.evidence(hyps, logp)
         kb.remove(keys)  # back to stale for the next SNR
+        choices = [rag.choose(t, ev, rcfg.sim_threshold, rcfg.ll_margin) for t, ev in zip(hyps, evs)]
+        if not with_evidence:
+            return [c.text for c in choices]
+        best = [max(ev, key=lambda e: e[3])[1] if ev else "" for ev in evs]
+        return [c.text for c in choices], [c.replaced for c in choices], best
+
+    def rescored(texts: list[str], replaced: list[bool], rag_best: list[str], logp: torch.Tensor) -> list:
+        """LLM evidence for the messages RAG did not replace (``None`` for those it did: kept as is)."""
+        todo = [i for i, r in enumerate(replaced) if not r and texts[i].strip()]
+        evs = rescorer.evidence(logp[todo], [texts[i] for i in todo], [[rag_best[i]] for i in todo]) if todo else []
+        out: list = [None] * len(texts)
+        for i, e in zip(todo, evs):
+            out[i] = e
         return out
+
+    def apply_weight(texts: list[str], evs: list, w: float) -> list[str]:
+        return [t if e is None else e.texts[e.choose(w)] for t, e in zip(texts, evs)]
 
     need_val = cfg.hybrid_val_items > 0 and ("hybrid" in schemes or "hybrid-brotli" in schemes)
     if need_rag:
@@ -312,6 +355,30 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
         val_channel = SymbolChannel(cfg.link, cfg.channel, cfg.seed + 7919)
     channel = SymbolChannel(cfg.link, cfg.channel, cfg.seed)
     score = _Scorer(refs, lam)
+    if need_rescore:
+        from semcom_ota.semantic.llm.rescore import LlmRescorer, RescoreConfig, tune_weight
+
+        rescorer = LlmRescorer(codec, lm, RescoreConfig(**(cfg.extra.get("rescore") or {})))
+        llm_w, llm_tuning = cfg.llm_weight, {}
+        if llm_w is None:  # tuned on val sentences at this run's SNRs (never on test)
+            if cfg.split == "val":
+                raise ValueError("semantic+rag+llm tunes its LM weight on val: evaluate another split or set llm_weight")
+            t_refs = sample_sentences(cfg.corpus, "val", cfg.llm_val_items, cfg.seed + 2)
+            t_kb, t_chan = local_base("val", t_refs), SymbolChannel(cfg.link, cfg.channel, cfg.seed + 104729)
+            t_emb = lam.sentence_embeddings(t_refs)
+            pooled, pooled_emb = [], []
+            for snr in progress(list(cfg.snrs_db), desc="llm weight (val)", unit="snr"):
+                h, lp = semantic_pass(t_refs, t_chan, snr)
+                tx, rep_, best = rag_updated(t_kb, t_refs, h, lp, with_evidence=True)
+                for i, e in enumerate(rescored(tx, rep_, best, lp)):
+                    if e is not None:  # messages RAG kept as is do not depend on the weight
+                        pooled.append(e)
+                        pooled_emb.append(t_emb[i])
+            if pooled:
+                llm_w, _, llm_tuning = tune_weight(pooled, np.asarray(pooled_emb), lam.sentence_embeddings)
+            else:
+                llm_w = rescorer.cfg.weight
+            log.info("semantic+rag+llm: LM weight %g (val: %s)", llm_w, llm_tuning)
     for snr in progress(list(cfg.snrs_db), desc=f"text eval {cfg.channel}", unit="snr"):
         if "semantic" in schemes or need_rag:
             hyps, logp = semantic_pass(refs, channel, snr)
@@ -322,7 +389,18 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
                 rows += _rows("semantic:out-of-base", cfg, snr, n, sc, out_idx)
             if need_rag:
                 stale = [c.text for c in rag_stale.correct(hyps, logp)]
-                out = rag_updated(lkb, refs, hyps, logp)
+                out, replaced, rag_best = rag_updated(lkb, refs, hyps, logp, with_evidence=True)
+            if need_rescore:
+                out_llm = apply_weight(out, rescored(out, replaced, rag_best, logp), llm_w)
+                sc = score(out_llm)
+                rows += _rows("semantic+rag+llm", cfg, snr, n, sc)
+                rows += _rows("semantic+rag+llm:in-base", cfg, snr, n, sc, in_idx)
+                rows += _rows("semantic+rag+llm:out-of-base", cfg, snr, n, sc, out_idx)
+                chan_name = f"{cfg.link}:{cfg.channel}" if cfg.link != "twin" else cfg.channel
+                rows.append(ResultRow("text", "semantic+rag+llm:changed", chan_name, float(snr), n, "share",
+                                      float(np.mean([a != b for a, b in zip(out_llm, out)])), len(out)))
+                rows.append(ResultRow("text", "semantic+rag+llm:weight", chan_name, float(snr), n, "llm_weight",
+                                      float(llm_w), cfg.llm_val_items if cfg.llm_weight is None else 0))
             if "semantic+rag" in schemes:
                 rows += _rows("semantic+rag:stale-local", cfg, snr, n, score(stale), in_idx)
                 sc = score(out)

@@ -125,6 +125,28 @@ class GemmaModel:
     def context(self) -> "_GemmaContext":
         return _GemmaContext(self)
 
+    @torch.no_grad()
+    def score_texts(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        """Log-probability (nats) of each whole text, ``<bos> text <eos>``: float64 ``[B]``.
+
+        One batched forward pass per ``batch_size`` texts (right-padded, causal, so padding does not
+        change the scores); the tokens are :meth:`tokenize`'s. Used by the LLM rescorer.
+        """
+        out = np.zeros(len(texts), np.float64)
+        for s in range(0, len(texts), batch_size):
+            seqs = [[self.bos_id] + self.tokenize(t) + [self.eos_id] for t in texts[s:s + batch_size]]
+            T = max(len(q) for q in seqs)
+            ids = torch.zeros((len(seqs), T), dtype=torch.long)
+            attn = torch.zeros((len(seqs), T), dtype=torch.long)
+            for i, q in enumerate(seqs):
+                ids[i, :len(q)] = torch.tensor(q)
+                attn[i, :len(q)] = 1
+            logits = self.model(input_ids=ids, attention_mask=attn, use_cache=False).logits
+            for i, q in enumerate(seqs):  # one row at a time: [T, 262144] float32 is ~30 MB
+                lp = torch.log_softmax(logits[i, :len(q) - 1].float(), dim=-1)
+                out[s + i] = float(lp.gather(-1, torch.tensor(q[1:])[:, None]).sum())
+        return out
+
 
 class _GemmaContext:
     """Incremental forward passes with a KV cache, starting from ``<bos>``."""

@@ -119,6 +119,16 @@ class ByteNgramModel:
     def context(self) -> "_NgramContext":
         return _NgramContext(self)
 
+    def score_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Log-probability (nats) of each whole text including its end symbol: float64 ``[B]``."""
+        out = np.zeros(len(texts), np.float64)
+        for i, t in enumerate(texts):
+            seq = self.tokenize(t) + [EOS]
+            for j, x in enumerate(seq):
+                h = seq[max(0, j - self.order + 1):j] if self.order > 1 else []
+                out[i] += float(np.log(max(float(self.probs(h)[x]), 1e-30)))
+        return out
+
     def fingerprint(self) -> str:
         h = hashlib.sha1(f"{self.order}:{self.discount}".encode())
         for k in range(self.order):
