@@ -14,6 +14,12 @@ Stages (each skips when its output exists, unless --force; checkpoints under che
                 0-20 dB, tier truncation, IB rate term)     -> models/task_fmnist.safetensors + card
   teacher-jscc  same JSC layers on the frozen teacher       -> models/teacher_jscc.safetensors + card
   fractions     students on 25 % and 50 % of the training data (for the data-efficiency figure)
+  teacher-from-jscc  (not in "all") recover the teacher from models/teacher_jscc.safetensors (its frozen
+                semantic encoder, float16 weights) -> checkpoints/task/teacher.safetensors
+  finetune      (not in "all") continue distilling the shipped student from the store with its own
+                channel mix / SNR skew / lr (--ft-* options); the checkpoint is chosen on the validation
+                split (margin to teacher-jscc at AWGN and Rayleigh 0 dB, 64 symbols; never the test
+                split)                                     -> models/task_fmnist.safetensors + card
   online        online-distillation baseline (teacher forward every step) on the 25 % data, for the
                 wall-time comparison with the stored-output student of the same data and epochs
 
@@ -119,9 +125,69 @@ def write_card(path: Path, codec: str, kind: str, weights: Path, training: dict,
     log.info("wrote %s", path)
 
 
+def finetune(args, models: Path, ck: Path, store_p: Path, device: str, system_cfg, on_device, done) -> None:
+    """The ``finetune`` stage: continue the shipped student's distillation from the store (see the
+    module docstring); overwrite its weights and card only if it beats the start on validation."""
+    from safetensors.torch import load_file
+
+    card_path, weights = models / "task_fmnist.yaml", models / "task_fmnist.safetensors"
+    card = yaml.safe_load(card_path.read_text())
+    system = TaskSystem("student", arch=card["arch"])
+    system.load_state_dict(load_file(str(weights)))
+    system = system.to(device)
+    teacher = TaskSystem("teacher", arch=card["arch"])
+    teacher.load_state_dict(load_file(str(models / "teacher_jscc.safetensors")))
+    xv, yv = T.load_split("val")
+    points = [("awgn", 0.0), ("rayleigh", 0.0)]
+    ref_p = ck / "teacher_jscc_val.json"
+    if ref_p.is_file():
+        ref = {tuple(k.split("|")[:1]) + (float(k.split("|")[1]),): v for k, v in json.loads(ref_p.read_text()).items()}
+    else:
+        ref = T.twin_accuracies(teacher, xv, yv, points)
+        ref_p.write_text(json.dumps({f"{c}|{snr:g}": v for (c, snr), v in ref.items()}))
+    log.info("teacher-jscc on val (5000 images, 64 symbols): %s", ref)
+
+    def select(sys_: TaskSystem) -> float:
+        acc = T.twin_accuracies(sys_, xv, yv, points)
+        log.info("val: %s", {f"{c} {snr:g} dB": round(v, 4) for (c, snr), v in acc.items()})
+        return min(acc[p] - ref[p] for p in points)  # worst margin to teacher-jscc
+
+    start_score = select(system)
+    lo, hi = (float(v) for v in args.ft_snr_db.split(","))
+    cfg = system_cfg(channels=tuple(args.ft_channels.split(",")), snr_db=(lo, hi), snr_skew=args.ft_snr_skew,
+                     pct_start=args.ft_pct_start, eval_every=args.ft_eval_every,
+                     max_wall_s=args.ft_max_wall_s)
+    store = TeacherStore.load(store_p)
+    summary = T.train_system(system, ck / "finetune.pt", cfg, T.stored_targets(on_device(store)), desc="finetune",
+                             select=select)
+    summary["start_score"] = start_score
+    if summary.get("best_score", -1.0) <= start_score:
+        log.warning("finetune: best validation score %.4f does not beat the start %.4f; models/ left as they were",
+                    summary.get("best_score", float("nan")), start_score)
+        done("finetune", summary)
+        return
+    summary["val_accuracy_10db_awgn"] = T.val_accuracy(system, 10.0)
+    T.save_system(system, weights, {"epochs": str(card["training"].get("epochs", "")), "device": str(card["training"].get("device", "")),
+                                    "finetune_steps": str(summary["best_step"]), "finetune_device": device})
+    card["sha256"] = sha256_file(weights)
+    card["training"]["finetune"] = {
+        "from": f"the {card['training'].get('device')} student above (same store targets)",
+        "device": device, "torch_threads": args.threads,
+        "steps_run": summary["steps_run"], "steps_kept": summary["best_step"], "batch": cfg.batch, "lr": cfg.lr,
+        "pct_start": cfg.pct_start, "epochs": cfg.epochs, "augment": cfg.augment, "channels": list(cfg.channels),
+        "snr_db_range": list(cfg.snr_db), "snr_skew": cfg.snr_skew, "wall_s": round(summary["wall_s"], 1),
+        "cpu_s": round(summary["cpu_s"], 1),
+        "selection": "validation split (5000 images): max of min(student - teacher-jscc) at AWGN 0 dB and Rayleigh 0 dB, 64 symbols",
+        "val_score_start": round(start_score, 4), "val_score_kept": round(summary["best_score"], 4),
+        "val_accuracy_10db_awgn": summary["val_accuracy_10db_awgn"],
+    }
+    card_path.write_text(yaml.safe_dump(card, sort_keys=False, width=110))
+    done("finetune", summary)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stage", choices=STAGES + ("all",), default="all")
+    ap.add_argument("--stage", choices=STAGES + ("all", "teacher-from-jscc", "finetune"), default="all")
     ap.add_argument("--force", action="store_true", help="redo a stage whose output exists")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--recipe", choices=tuple(RECIPES), default="cpu", help="defaults of the options below")
@@ -145,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--beta", type=float, default=T.SystemConfig.beta, help="information-bottleneck weight")
     ap.add_argument("--data-dir", type=Path, default=None,
                     help="folder of the Fashion-MNIST IDX .gz files (default $SEMCOM_FASHION_MNIST_DIR or the Debian path)")
+    ap.add_argument("--ft-channels", default="awgn,rayleigh,rayleigh",
+                    help="finetune: twin kinds, items split evenly over the list (repeat a kind to weight it)")
+    ap.add_argument("--ft-snr-db", default="0,20", help="finetune: SNR range lo,hi (dB)")
+    ap.add_argument("--ft-snr-skew", type=float, default=2.0, help="finetune: SNR = lo + (hi-lo) u**skew")
+    ap.add_argument("--ft-pct-start", type=float, default=0.1, help="finetune: OneCycle warm-up fraction")
+    ap.add_argument("--ft-eval-every", type=int, default=200, help="finetune: steps between validation checks")
+    ap.add_argument("--ft-max-wall-s", type=float, default=None, help="finetune: stop training after this wall time")
     ap.add_argument("--models", type=Path, default=ROOT / "models")
     ap.add_argument("--ckpt", type=Path, default=ROOT / "checkpoints" / "task")
     ap.add_argument("--out-dir", type=Path, default=None,
@@ -196,7 +269,14 @@ def main(argv: list[str] | None = None) -> int:
 
     for stage in stages:
         t0 = time.perf_counter()
-        if stage == "teacher":
+        if stage == "finetune":
+            finetune(args, models, ck, store_p, device, system_cfg, on_device, done)
+        elif stage == "teacher-from-jscc":
+            if teacher_w.is_file() and not args.force:
+                log.info("teacher: %s exists, skipping", teacher_w)
+                continue
+            done("teacher_from_jscc", T.teacher_from_jscc(models / "teacher_jscc.safetensors", teacher_w))
+        elif stage == "teacher":
             if teacher_w.is_file() and not args.force:
                 log.info("teacher: %s exists, skipping", teacher_w)
                 continue

@@ -76,37 +76,70 @@ def codec_from_weights(path: Path, kind: str = "student") -> TaskCodec:
     return codec
 
 
-def per_step_timing(steps: int) -> dict:
-    """Live: the same ``steps`` training steps with stored targets and with online teacher targets."""
+def per_step_timing(steps: int, rounds: int = 2) -> dict:
+    """Live: the same ``steps`` training steps (same batches, seed and losses) with stored targets
+    and with online teacher targets, ``rounds`` times alternating the arms (load drift on a shared
+    machine hits both); CPU and wall seconds summed over the rounds."""
     from semcom_ota.semantic.task.store import TeacherStore
     from semcom_ota.train import task as T
 
     store = TeacherStore.load(CK / "teacher_store.safetensors")
     teacher = T.load_teacher(CK / "teacher.safetensors")
     arch = T.teacher_arch(CK / "teacher.safetensors")
-    out = {"arch": arch}
-    for name, targets in (("stored", T.stored_targets(store)), ("online", T.online_targets(teacher))):
-        ck = Path("/tmp") / f"bench_task_{name}_{time.time_ns()}.pt"
-        cfg = T.SystemConfig(epochs=1, max_steps=steps, fraction=0.25)
-        torch.manual_seed(0)
-        s = T.train_system(TaskSystem("student", arch=arch), ck, cfg, targets, desc=f"timing-{name}")
-        ck.unlink(missing_ok=True)
-        out[name] = {"wall_s": s["wall_s"], "cpu_s": s["cpu_s"], "steps": s["steps"]}
-    # the teacher's share of an online step, measured alone
+    out = {"arch": arch, "rounds": rounds}
+    for r in range(rounds):
+        for name, targets in (("stored", T.stored_targets(store)), ("online", T.online_targets(teacher))):
+            ck = Path("/tmp") / f"bench_task_{name}_{time.time_ns()}.pt"
+            cfg = T.SystemConfig(epochs=1, max_steps=steps, fraction=0.25)
+            torch.manual_seed(0)
+            s = T.train_system(TaskSystem("student", arch=arch), ck, cfg, targets, desc=f"timing-{name}")
+            ck.unlink(missing_ok=True)
+            acc = out.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0, "steps": 0, "cpu_s_rounds": []})
+            acc["wall_s"] += s["wall_s"]
+            acc["cpu_s"] += s["cpu_s"]
+            acc["steps"] += s["steps"]
+            acc["cpu_s_rounds"].append(s["cpu_s"])
+    # the teacher's share of an online step, measured alone (as online_targets runs it: channels_last)
+    # and as a plain NCHW model; the store's share the same way
     xs, _ = T.load_split("train")
     x = images_to_tensor(xs[:128])
+    n = out["teacher_forward_steps"] = steps
+    plain = T.load_teacher(CK / "teacher.safetensors")
     with torch.no_grad():
+        for key, model in (("teacher_forward_cpu_s", teacher), ("teacher_forward_nchw_cpu_s", plain)):
+            model.head(model.features(x))
+            c0 = time.process_time()
+            for _ in range(n):
+                model.head(model.features(x))
+            out[key] = time.process_time() - c0
         c0 = time.process_time()
-        for _ in range(steps):
-            f = teacher.features(x)
-            teacher.head(f)
-        out["teacher_forward_cpu_s"] = time.process_time() - c0
-        c0 = time.process_time()
-        for i in range(steps):
-            store.logits(np.arange(i * 128, (i + 1) * 128) % store.n), store.features(np.arange(128))
+        for i in range(n):
+            rows = np.arange(i * 128, (i + 1) * 128) % store.n
+            store.logits(rows), store.features(rows)
         out["store_read_cpu_s"] = time.process_time() - c0
     out["batch"], out["store_n"] = T.SystemConfig.batch, int(store.n)
     return out
+
+
+def profile_step(steps: int) -> str:
+    """torch.profiler table (self CPU time by op and input shape) of ``steps`` stored-target steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from semcom_ota.semantic.task.store import TeacherStore
+    from semcom_ota.train import task as T
+
+    store = TeacherStore.load(CK / "teacher_store.safetensors")
+    arch = T.teacher_arch(CK / "teacher.safetensors")
+    ck = Path("/tmp") / f"bench_task_profile_{time.time_ns()}.pt"
+    T.train_system(TaskSystem("student", arch=arch), ck, T.SystemConfig(epochs=1, max_steps=3, fraction=0.25),
+                   T.stored_targets(store), desc="warm-up")
+    ck.unlink(missing_ok=True)
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        T.train_system(TaskSystem("student", arch=arch), ck, T.SystemConfig(epochs=1, max_steps=steps, fraction=0.25),
+                       T.stored_targets(store), desc="profile")
+    ck.unlink(missing_ok=True)
+    return prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=20,
+                                                              max_name_column_width=34, max_shapes_column_width=70)
 
 
 def full_run_cpu_estimate(live: dict, items: int, epochs: int) -> dict:
@@ -116,7 +149,7 @@ def full_run_cpu_estimate(live: dict, items: int, epochs: int) -> dict:
     step. An estimate (no full CPU run of the v2 recipe is recorded); the store cost is charged in full
     to this one run although every student shares it."""
     steps = math.ceil(items / live["batch"]) * epochs
-    fwd = live["teacher_forward_cpu_s"] / live["stored"]["steps"]
+    fwd = live["teacher_forward_cpu_s"] / live.get("teacher_forward_steps", live["stored"]["steps"])
     build = fwd * math.ceil(live["store_n"] / live["batch"])
     stored = steps * live["stored"]["cpu_s"] / live["stored"]["steps"] + build
     online = steps * live["online"]["cpu_s"] / live["online"]["steps"]
@@ -129,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=2000, help="held-out test images for the accuracy figures")
     ap.add_argument("--n-digital", type=int, default=60, help="test images for the digital rows (per-image LDPC)")
     ap.add_argument("--timing-steps", type=int, default=40, help="steps of the live stored-vs-online re-measure")
+    ap.add_argument("--timing-rounds", type=int, default=2, help="rounds of the live re-measure (arms alternate)")
+    ap.add_argument("--profile-steps", type=int, default=0, help="print a torch.profiler table of this many student steps")
     ap.add_argument("--snr-db", default="0,5,10,20")
     ap.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench_task.json")
     ap.add_argument("--write-card", action="store_true", help="copy the figures into the model cards")
@@ -212,17 +247,23 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("  (full runs missing: scripts/train_task.py --stage fractions, then --stage online)")
     if args.timing_steps > 0 and (CK / "teacher_store.safetensors").is_file():
-        live = per_step_timing(args.timing_steps)
+        live = per_step_timing(args.timing_steps, args.timing_rounds)
         dist["live"] = live
-        print(f"  live, {args.timing_steps} identical steps: stored {live['stored']['cpu_s']:.1f} s CPU, online "
-              f"{live['online']['cpu_s']:.1f} s CPU (ratio {live['online']['cpu_s'] / live['stored']['cpu_s']:.2f}x); "
-              f"teacher forwards alone {live['teacher_forward_cpu_s']:.1f} s vs store reads {live['store_read_cpu_s']:.4f} s")
+        print(f"  live, {args.timing_rounds} x {args.timing_steps} identical steps (arms alternating): stored "
+              f"{live['stored']['cpu_s']:.1f} s CPU, online {live['online']['cpu_s']:.1f} s CPU (ratio "
+              f"{live['online']['cpu_s'] / live['stored']['cpu_s']:.2f}x; per round {live['stored']['cpu_s_rounds']} vs "
+              f"{live['online']['cpu_s_rounds']}); teacher forwards alone {live['teacher_forward_cpu_s']:.1f} s "
+              f"(NHWC, as online) / {live['teacher_forward_nchw_cpu_s']:.1f} s (NCHW) vs store reads "
+              f"{live['store_read_cpu_s']:.4f} s")
         if "student_frac25" in summ:
             est = full_run_cpu_estimate(live, summ["student_frac25"]["train_items"], summ["student_frac25"]["epochs"])
             dist["cpu_full_run_estimate"] = est
             print(f"  CPU estimate of the whole 25 % run ({est['steps']} steps of {live['batch']}): stored "
                   f"{est['stored_cpu_s']:.0f} s (store build {est['store_build_cpu_s']:.0f} s included) vs online "
                   f"{est['online_cpu_s']:.0f} s: {est['ratio']:.2f}x (target >= 5x)")
+    if args.profile_steps > 0 and (CK / "teacher_store.safetensors").is_file():
+        print(f"  profile of {args.profile_steps} stored-target student steps (self CPU time):")
+        print(profile_step(args.profile_steps))
     fig["distillation"] = dist
 
     # 4. data efficiency ----------------------------------------------------------------------------

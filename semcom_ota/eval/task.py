@@ -82,17 +82,45 @@ def test_subset(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x[idx], y[idx]
 
 
+#: semantic features of recent image batches, keyed by (id of the codec's system, digest of the
+#: uint8 batch): the semantic encoder does not depend on the SNR or the budget, so a sweep over
+#: channel points runs it once per batch (the teacher-jscc sweep of the benchmark: 1 pass, not 32)
+_FEATURES: dict[tuple[int, str], torch.Tensor] = {}
+
+
+@torch.no_grad()
+def _encode_cached(codec: TaskCodec, images: np.ndarray, n_symbols: int, snr_db: float) -> torch.Tensor:
+    """Same as ``codec.encode_batch(images, n_symbols, snr_db)`` (complex64 ``[B, n]``) with the
+    semantic features memoised in :data:`_FEATURES` (eval only: the weights must not change)."""
+    import hashlib
+
+    if n_symbols not in TIERS:
+        raise ValueError(f"n={n_symbols}: expected a tier end {list(TIERS)}")
+    imgs = np.ascontiguousarray(images)
+    key = (id(codec.system), hashlib.blake2b(imgs.tobytes(), digest_size=16).hexdigest() + str(imgs.shape))
+    feat = _FEATURES.get(key)
+    if feat is None:
+        if len(_FEATURES) >= 16:
+            _FEATURES.clear()
+        codec.system.eval()
+        feat = _FEATURES[key] = codec.system.semantic_features(images_to_tensor(imgs))
+    snr = torch.full((imgs.shape[0],), float(snr_db))
+    z, _, _ = codec.system.jsc(feat, snr)
+    return z[:, :n_symbols].to(torch.complex64)
+
+
 @torch.no_grad()
 def codec_accuracy_twin(codec: TaskCodec, images: np.ndarray, labels: np.ndarray, n_symbols: int, snr_db: float,
                         channel: str, seed: int = 0, batch: int = 500) -> float:
-    """Accuracy of ``codec`` with ``n_symbols`` (a tier end) over the twin (vectorised)."""
+    """Accuracy of ``codec`` with ``n_symbols`` (a tier end) over the twin (vectorised; the
+    semantic features of each batch are computed once per codec and reused across calls)."""
     from semcom_ota.channel.twin import ChannelTwin
 
     gen = torch.Generator().manual_seed(seed)
     twin = ChannelTwin(kind=channel)
     correct = 0
     for i in range(0, len(images), batch):
-        z = torch.from_numpy(codec.encode_batch(images[i:i + batch], n_symbols, snr_db))
+        z = _encode_cached(codec, images[i:i + batch], n_symbols, snr_db)
         z_hat, nv = twin(z, float(snr_db), generator=gen)
         probs, _ = codec.decode_batch(z_hat.numpy(), nv.numpy(), np.ones(z.shape, bool), reconstruct=False)
         correct += int((probs.argmax(1) == labels[i:i + batch]).sum())

@@ -226,6 +226,28 @@ def train_teacher(out: Path, ckpt_dir: Path, cfg: TeacherConfig = TeacherConfig(
     return {"val_accuracy": val, "wall_s": wall, "params": sum(p.numel() for p in model.parameters()), **asdict(cfg)}
 
 
+def teacher_from_jscc(jscc: Path, out: Path) -> dict:
+    """Recover the teacher from a ``teacher-jscc`` codec file (``jscc``): its frozen semantic
+    encoder is the teacher's backbone and head (stored float16, so the weights are the teacher's
+    rounded to float16). Writes ``out`` (safetensors, float32, ``arch`` metadata) for the store
+    and online-distillation stages when the original teacher file is not at hand."""
+    from safetensors import safe_open
+
+    with safe_open(str(jscc), "pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("kind") != "teacher":
+        raise ValueError(f"{jscc}: kind={meta.get('kind')!r}, expected a teacher-jscc codec file (kind 'teacher')")
+    arch = meta.get("arch", "v1")
+    sd = {k[len("semantic."):]: v for k, v in load_file(str(jscc)).items() if k.startswith("semantic.")}
+    model = make_teacher(arch)
+    model.load_state_dict(sd)  # strict: every teacher tensor must be there
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
+               for k, v in model.state_dict().items()}, str(out),
+              metadata={"model": type(model).__name__, "arch": arch, "source": f"{jscc.name} (float16 weights)"})
+    return {"arch": arch, "params": sum(p.numel() for p in model.parameters()), "source": str(jscc)}
+
+
 def teacher_arch(path: Path) -> str:
     """The network generation of a teacher safetensors file (its ``arch`` metadata; ``v1`` if absent)."""
     from safetensors import safe_open
@@ -295,6 +317,12 @@ class SystemConfig:
     fraction: float = 1.0
     seed: int = 0
     max_steps: int | None = None  # cap on steps per epoch (for the timing benchmark)
+    # SNR of each item drawn as lo + (hi - lo) * u**snr_skew, u ~ U(0, 1): 1 = uniform in dB, > 1
+    # puts more items at low SNR (the fine-tune for Rayleigh 0 dB)
+    snr_skew: float = 1.0
+    pct_start: float = 0.2  # OneCycle warm-up fraction
+    max_wall_s: float | None = None  # stop (at a step end, then validate and save) past this training wall time
+    eval_every: int = 0  # steps between validation checks (0: at epoch ends only, when a ``select`` is given)
     augment: bool = False  # flip + shift the student's images (stored targets stay those of the clean image)
     device: str = "cpu"
     amp: bool = False  # bfloat16 autocast of the online teacher's forward (CUDA recipe)
@@ -339,10 +367,14 @@ def stored_targets(store: TeacherStore | DeviceStore) -> TargetFn:
     return fn
 
 
-def online_targets(teacher: TeacherNet | TeacherResNet, amp: bool = False) -> TargetFn:
+def online_targets(teacher: TeacherNet | TeacherResNet, amp: bool = False, channels_last: bool = True) -> TargetFn:
     """Targets from a teacher forward pass on every step (the online-distillation baseline); the
-    teacher must be on the training device."""
+    teacher must be on the training device. ``channels_last`` (default) puts its convolution weights
+    in NHWC, as :func:`train_system` does for the student (its forward is ~20 % cheaper on the CPU:
+    the baseline gets the same engineering as the student)."""
     teacher.eval()
+    if channels_last:
+        teacher.to(memory_format=torch.channels_last)
     dev = next(teacher.parameters()).device
 
     @torch.no_grad()
@@ -357,7 +389,8 @@ def online_targets(teacher: TeacherNet | TeacherResNet, amp: bool = False) -> Ta
 
 def train_system(system: TaskSystem, ckpt: Path, cfg: SystemConfig, targets: TargetFn | None = None,
                  train_semantic: bool = True, desc: str = "student",
-                 features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict:
+                 features: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 select: Callable[[TaskSystem], float] | None = None) -> dict:
     """Train ``system`` (encoder + JSC + decoder) through the channel twin with the IB loss.
 
     Loss per item: ``(1-a) CE(y) + a T^2 KL(p_teacher^T || p^T) + hint MSE(feat) + recon MSE(image)
@@ -367,6 +400,11 @@ def train_system(system: TaskSystem, ckpt: Path, cfg: SystemConfig, targets: Tar
     for teacher-jscc). ``system``, ``targets`` and ``features`` must be on ``cfg.device``. Returns a
     summary with the training wall and CPU time (targets included; on CUDA the wall time is the
     figure, the step ends with a host sync at the channel twin).
+
+    ``select`` (system -> score, higher is better; it must use the validation split, never the test
+    split) is called every ``cfg.eval_every`` steps and at each epoch end; the best-scoring weights
+    are kept (in the checkpoint too, and as ``<ckpt>.best.safetensors`` whenever they improve) and
+    loaded into ``system`` at the end. Validation time is not counted in the training times.
     """
     seed_everything(cfg.seed)
     dev = resolve_device(cfg.device)
@@ -376,23 +414,40 @@ def train_system(system: TaskSystem, ckpt: Path, cfg: SystemConfig, targets: Tar
     if not train_semantic:
         for p in system.semantic.parameters():
             p.requires_grad_(False)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)
+    # NHWC convolution weights and activations: oneDNN runs the convolutions without layout
+    # reorders (on the CPU a student step is ~20 % cheaper); the fused AdamW updates every tensor in
+    # one kernel (~4 ms instead of ~12 ms per step for the v2 student on one CPU thread)
+    system.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4, fused=True)
     spe = math.ceil(len(rows) / cfg.batch)
     if cfg.max_steps:
         spe = min(spe, cfg.max_steps)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * spe, pct_start=0.2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * spe, pct_start=cfg.pct_start)
     state = _load_ckpt(ckpt)
     start, wall, cpu = 0, 0.0, 0.0
+    best: dict = {"score": -math.inf, "step": -1, "model": None}
     if state:
         system.load_state_dict(state["model"]), opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"])
         start, wall, cpu = state["epoch"], state["wall_s"], state.get("cpu_s", 0.0)
+        best = state.get("best", best)
         log.info("%s: resuming after epoch %d", desc, start)
+
+    def check(step: int) -> None:
+        score = select(system)
+        system.train()
+        if not train_semantic:
+            system.semantic.eval()
+        if score > best["score"]:
+            best.update(score=score, step=step, model={k: v.detach().clone() for k, v in system.state_dict().items()})
+            save_system(system, ckpt.with_suffix(".best.safetensors"), {"step": str(step), "score": f"{score:.6f}"})
+        log.info("%s step %d: validation score %.5f (best %.5f at step %d)", desc, step, score, best["score"], best["step"])
     gen = torch.Generator().manual_seed(cfg.seed + 7)
     aug_gen = torch.Generator().manual_seed(cfg.seed + 11)
     tiers = torch.tensor(TIERS)
     probs = torch.tensor(cfg.tier_probs, dtype=torch.float32)
     lo, hi = cfg.snr_db
     last = {}
+    stop, steps_run = False, start * spe
     for epoch in range(start, cfg.epochs):
         t0, c0 = time.perf_counter(), time.process_time()
         system.train()
@@ -402,11 +457,12 @@ def train_system(system: TaskSystem, ckpt: Path, cfg: SystemConfig, targets: Tar
         bar = progress(range(spe), desc=f"{desc} {epoch + 1}/{cfg.epochs}", unit="batch")
         for s in bar:
             idx = perm[s * cfg.batch:(s + 1) * cfg.batch].sort().values
-            x = images_to_tensor(xs[idx])
+            x = images_to_tensor(xs[idx]).contiguous(memory_format=torch.channels_last)
             y = ys[idx]
             b = len(idx)
             t_logits, t_feat = targets(idx, x) if targets else (None, None)
-            snr = lo + (hi - lo) * torch.rand(b, generator=gen)
+            u = torch.rand(b, generator=gen)
+            snr = lo + (hi - lo) * (u if cfg.snr_skew == 1.0 else u.pow(cfg.snr_skew))
             keep = tiers[torch.multinomial(probs, b, replacement=True, generator=gen)]
             snr_d = snr.to(dev)
             x_in = augment(x, aug_gen) if cfg.augment else x
@@ -435,17 +491,36 @@ def train_system(system: TaskSystem, ckpt: Path, cfg: SystemConfig, targets: Tar
             loss.backward()
             opt.step()
             sched.step()
+            steps_run += 1
             if s % 50 == 0:
                 last = {"ce": ce.item(), "kd": kd.item(), "rate": rate.item(), "rec": rec.item()}
                 bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()})
+            if select is not None and cfg.eval_every > 0 and (s + 1) % cfg.eval_every == 0 and s + 1 < spe:
+                wall += time.perf_counter() - t0
+                cpu += time.process_time() - c0
+                check(epoch * spe + s + 1)
+                t0, c0 = time.perf_counter(), time.process_time()
+            if cfg.max_wall_s is not None and wall + time.perf_counter() - t0 > cfg.max_wall_s:
+                log.warning("%s: stopping at epoch %d step %d: training wall time over max_wall_s=%g s",
+                            desc, epoch + 1, s + 1, cfg.max_wall_s)
+                stop = True
+                break
         wall += time.perf_counter() - t0
         cpu += time.process_time() - c0
+        if select is not None:
+            check((epoch + 1) * spe)
         log.info("%s epoch %d: %s (%.0f s wall, %.0f s CPU so far)", desc, epoch + 1, last, wall, cpu)
         _save_ckpt(ckpt, {"model": system.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                          "epoch": epoch + 1, "wall_s": wall, "cpu_s": cpu})
+                          "epoch": epoch + 1, "wall_s": wall, "cpu_s": cpu, "best": best})
+        if stop:
+            break
+    extra = {}
+    if select is not None and best["model"] is not None:
+        system.load_state_dict(best["model"])
+        extra = {"best_step": best["step"], "best_score": best["score"]}
     system.eval()
-    return {"wall_s": wall, "cpu_s": cpu, "steps": cfg.epochs * spe, "train_items": int(len(rows)),
-            "last_losses": last, **asdict(cfg)}
+    return {"wall_s": wall, "cpu_s": cpu, "steps": cfg.epochs * spe, "steps_run": steps_run, "train_items": int(len(rows)),
+            "last_losses": last, **extra, **asdict(cfg)}
 
 
 def save_system(system: TaskSystem, out: Path, metadata: dict[str, str]) -> Path:
@@ -477,6 +552,31 @@ def system_accuracy(system: TaskSystem, images: np.ndarray | torch.Tensor, label
         logits, _ = system.decoder(z_hat, nv, mask)
         correct += int((logits.argmax(1) == labels[i:i + batch]).sum())
     return correct / max(1, len(images))
+
+
+@torch.no_grad()
+def twin_accuracies(system: TaskSystem, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
+                    points: list[tuple[str, float]], n_keep: int = N_SYMBOLS, batch: int = 500,
+                    seed: int = 0) -> dict[tuple[str, float], float]:
+    """Accuracy of ``system`` over the twin at each ``(channel, snr_db)`` of ``points`` keeping the
+    first ``n_keep`` symbols; the encoder runs once per batch for all points (its SNR input is
+    that of the point). Same draws as :func:`system_accuracy` for a point with the same ``seed``."""
+    system.eval()
+    dev = next(system.parameters()).device
+    images, labels = torch.as_tensor(images).to(dev), torch.as_tensor(labels).to(dev)
+    gens = {p: torch.Generator().manual_seed(seed) for p in points}
+    correct = {p: 0 for p in points}
+    for i in range(0, len(images), batch):
+        x = images_to_tensor(images[i:i + batch])
+        b = x.shape[0]
+        feat = system.semantic_features(x)
+        for ch, snr_db in points:
+            snr = torch.full((b,), float(snr_db))
+            z, _, _ = system.jsc(feat, snr.to(dev))
+            z_hat, nv, mask = through_twin(z, snr, (ch,), torch.full((b,), n_keep), gens[(ch, snr_db)])
+            logits, _ = system.decoder(z_hat, nv, mask)
+            correct[(ch, snr_db)] += int((logits.argmax(1) == labels[i:i + batch]).sum())
+    return {p: c / max(1, len(images)) for p, c in correct.items()}
 
 
 def val_accuracy(system: TaskSystem, snr_db: float, channel: str = "awgn") -> float:
