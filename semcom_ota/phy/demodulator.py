@@ -18,12 +18,44 @@ from semcom_ota.phy.equalise import (
     timing_drift,
     track_pilots,
 )
-from semcom_ota.phy.kernels import live_symbols_kernel, pilots_received_kernel, sc_peak_kernel
-from semcom_ota.phy.header import HEADER_VERSION, HeaderFields, hard_decode, unpack_header, viterbi_decode
+from semcom_ota.phy.header import (
+    HEADER_VERSION,
+    HeaderFields,
+    fields_from_word,
+    hard_decode,
+    header_decode_tables,
+    unpack_header,
+    viterbi_decode,
+)
+from semcom_ota.phy.kernels import header_decode_kernel, live_symbols_kernel, pilots_received_kernel, sc_peak_kernel
 from semcom_ota.phy.layout import HEADER_CODED_BITS, OfdmLayout
 from semcom_ota.phy.sync import SyncResult, Synchroniser, coarse_detect, sc_window
 
 log = logging.getLogger(__name__)
+
+
+def compile_kernels(cfg: PhyConfig | None = None) -> float:
+    """Compile (first run after an install or a change) or load from the on-disk cache every
+    compiled receiver kernel, by demodulating one short noisy burst (with and without a sampling
+    offset); returns the seconds it took. Optional: the kernels otherwise compile on first use."""
+    import time
+
+    from semcom_ota.frames import SemanticFrame
+    from semcom_ota.phy.modulator import Modulator
+
+    cfg = PhyConfig() if cfg is None else cfg
+    t = time.perf_counter()
+    rng = np.random.default_rng(0)
+    sym = ((rng.standard_normal(600) + 1j * rng.standard_normal(600)) / np.sqrt(2)).astype(np.complex64)
+    x = Modulator(cfg).modulate(SemanticFrame(sym, [sym.size], FrameMeta()))
+    for drift in (0.0, 3.0):  # a drift of 3 samples over the burst exercises the re-timed windows
+        pos = np.arange(x.size) * (1.0 + drift / x.size)
+        y = np.interp(pos, np.arange(x.size), x.real) + 1j * np.interp(pos, np.arange(x.size), x.imag)
+        y = (y + 0.01 * (rng.standard_normal(x.size) + 1j * rng.standard_normal(x.size))).astype(np.complex64)
+        d = Demodulator(cfg)
+        d.feed(y)
+        d.flush()
+    return time.perf_counter() - t
 
 
 @dataclass
@@ -102,6 +134,8 @@ class Demodulator:
         self._inframe_threshold = max(cfg.detect_threshold, 0.3)
         self._stride = math.gcd(math.gcd(self._W, self._half), 8)
         self._block = 1 << 16
+        self._hdr_tables = header_decode_tables()
+        self._hdr_pilots = np.ascontiguousarray(lay.pilots_complex(0, lay.n_header_symbols))
         self._total = 0
         self._reset_stream()
 
@@ -290,12 +324,29 @@ class Demodulator:
 
     def _decode_header(self, res: SyncResult) -> HeaderFields | None:
         lay = self.layout
-        llr = header_llrs(self._buf, self._base, lay, res)
-        coded = np.bincount(lay.header_fold, weights=llr.reshape(-1), minlength=HEADER_CODED_BITS)
-        bits = hard_decode(coded)
-        if bits is None:
-            bits = viterbi_decode(coded)
-        f = unpack_header(bits)
+        syn = self.synchroniser
+        if syn.fft_tw is not None:  # compiled: LLRs, soft combination, hard decoding and CRC in one call
+            start = res.t0 + lay.header_start + lay.cp_len
+            dec_m, crc_m, crc_zero = self._hdr_tables
+            status, word, coded = header_decode_kernel(
+                self._buf, start - self._base, lay.n_header_symbols, lay.sym_len, 2.0 * np.pi * res.cfo / lay.n_fft,
+                float(start - res.phase_ref), syn.fft_tw, syn.fft_rev, lay.pilot_idx, self._hdr_pilots, res.h,
+                res.h_err_var, lay.pilot_pos, lay.data_idx, lay.data_pos, float(res.noise_var), lay.header_fold,
+                HEADER_CODED_BITS, dec_m, crc_m, crc_zero,
+            )  # fmt: skip
+            if status == 0:
+                f = fields_from_word(int(word))
+            elif status == 1:
+                f = None
+            else:  # channel errors: soft decoding
+                f = unpack_header(viterbi_decode(coded))
+        else:
+            llr = header_llrs(self._buf, self._base, lay, res)
+            coded = np.bincount(lay.header_fold, weights=llr.reshape(-1), minlength=HEADER_CODED_BITS)
+            bits = hard_decode(coded)
+            if bits is None:
+                bits = viterbi_decode(coded)
+            f = unpack_header(bits)
         if f is None or f.version != HEADER_VERSION or f.length < 1 or f.n_tiers < 1:
             return None
         return f

@@ -135,13 +135,25 @@ def unpack_header(bits: np.ndarray) -> HeaderFields | None:
     v = bits.astype(np.float64) @ _CRC_MATRIX
     if np.fmod(v[:16] + _CRC_ZERO, 2.0).any():  # exact small integers
         return None
-    word = int(v[16])
+    return fields_from_word(int(v[16]))
+
+
+def fields_from_word(word: int) -> HeaderFields:
+    """Split the 40-bit information word (first bit most significant) into the header fields."""
     vals = {}
     shift = HEADER_BITS
     for name, width in _FIELDS:
         shift -= width
         vals[name] = (word >> shift) & ((1 << width) - 1)
     return HeaderFields(**vals)
+
+
+def header_decode_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tables of the compiled header decoder (:func:`~semcom_ota.phy.kernels.header_decode_kernel`):
+    :func:`_hard_decode_matrix` for the header's codeword length, the CRC check matrix and
+    ``crc16(0)`` (see :func:`unpack_header`)."""
+    t = (HEADER_BITS + 16 + K - 1)
+    return _hard_decode_matrix(t), _CRC_MATRIX, _CRC_ZERO
 
 
 def _taps(g: int) -> np.ndarray:

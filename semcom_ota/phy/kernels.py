@@ -6,7 +6,8 @@ frame costs a few kernel calls instead of hundreds of small NumPy calls. The ref
 checks every kernel against them (tests/phy/test_kernels.py).
 
 Kernels compile on first use (``cache=True``: the machine code is kept in ``__pycache__`` and
-loaded by later processes); :func:`warm_up` compiles or loads all of them at once.
+loaded by later processes); :func:`semcom_ota.phy.demodulator.compile_kernels` compiles or loads
+all of them at once.
 Dtypes follow the references: complex64 samples and FFT outputs, float32 metrics, float64 (or
 complex128) per-symbol quantities. Where a reference computes per-element phases in float32, the
 kernels build the phasors by a float64 recurrence over the bins (more accurate, equal within
@@ -319,14 +320,26 @@ def track_pilots_kernel(Yp, pil, hp, pilot_f, dk, step, sro_window, cpe_window, 
 # equalisation, pilot residual check, de-permutation
 @numba.njit(**_JIT)
 def _phase_table(phi, theta, k_lo, k_hi, out):
-    """``out[k - k_lo] = exp(-j(phi + theta·k))`` for ``k = k_lo..k_hi`` (float64 recurrence)."""
+    """``out[k - k_lo] = exp(-j(phi + theta·k))`` for ``k = k_lo..k_hi`` (``out`` has room for a
+    multiple of 4), from float64 powers of ``c = exp(-jθ)`` in four interleaved recurrences
+    (steps of ``c⁴``: short dependency chains)."""
+    n = k_hi - k_lo + 1
     ph = -(phi + theta * k_lo)
-    v = complex(math.cos(ph), math.sin(ph))
+    v0 = complex(math.cos(ph), math.sin(ph))
     c = complex(math.cos(theta), -math.sin(theta))
-    out[0] = v
-    for i in range(1, k_hi - k_lo + 1):
-        v = v * c
-        out[i] = v
+    v1 = v0 * c
+    v2 = v1 * c
+    v3 = v2 * c
+    c4 = (c * c) * (c * c)
+    for i in range(0, n, 4):
+        out[i] = v0
+        out[i + 1] = v1
+        out[i + 2] = v2
+        out[i + 3] = v3
+        v0 = v0 * c4
+        v1 = v1 * c4
+        v2 = v2 * c4
+        v3 = v3 * c4
 
 
 @numba.njit(**_JIT)
@@ -338,7 +351,7 @@ def pilot_error_ratio_kernel(Yp, pil, pilot_bins, hp, herr_p, noise_var, phi, th
     for p in range(P):
         k_lo = min(k_lo, pilot_bins[p])
         k_hi = max(k_hi, pilot_bins[p])
-    tab = np.empty(k_hi - k_lo + 1, np.complex128)
+    tab = np.empty((k_hi - k_lo + 4) // 4 * 4, np.complex128)
     inv_h = np.empty(P, np.complex128)
     pred = 0.0
     for p in range(P):
@@ -381,33 +394,40 @@ def equalise_gather_kernel(F, rot, first, count, data_idx, data_bins, hd, herr_d
     for i in range(nd):
         k_lo = min(k_lo, data_bins[i])
         k_hi = max(k_hi, data_bins[i])
-    tab = np.empty(k_hi - k_lo + 1, np.complex128)
+    tab = np.empty((k_hi - k_lo + 4) // 4 * 4, np.complex128)
     g = np.empty(nd, np.complex128)
+    kk = np.empty(nd, np.int64)
     nv_bin = np.empty(nd, np.float32)
     for i in range(nd):
         h2 = max(hd[i].real * hd[i].real + hd[i].imag * hd[i].imag, 1e-300)
         g[i] = np.complex128(np.complex64(np.conj(hd[i]) / h2))
         nv_bin[i] = np.float32((noise_var + herr_d[i]) / h2)
+        kk[i] = data_bins[i] - k_lo
     inflate = False
     for s in range(count):
         if inflation[s] > 1.0:
             inflate = True
+    C = np.empty(nd, np.complex64)
     Z = np.empty(count * nd, np.complex64)
     NV = np.empty(count * nd, np.float32)
     for s in range(count):
-        r = rot[first + s]
+        r = np.complex128(rot[first + s])
+        rr = r / math.sqrt(r.real * r.real + r.imag * r.imag)
         _phase_table(phi[s], theta[s], k_lo, k_hi, tab)
-        rr = np.complex128(r) / abs(np.complex128(r))
-        pv = np.float32(phase_var[s])
-        f = np.float32(inflation[s])
+        for i in range(nd):
+            C[i] = np.complex64(tab[kk[i]] * (g[i] * rr))
+        row = first + s
         base = s * nd
         for i in range(nd):
-            y = np.complex128(F[first + s, data_idx[i]])
-            Z[base + i] = np.complex64(y * (rr * tab[data_bins[i] - k_lo]) * g[i])
-            v = nv_bin[i] + pv
-            if inflate:
-                v *= f
-            NV[base + i] = v
+            Z[base + i] = F[row, data_idx[i]] * C[i]
+        pv = np.float32(phase_var[s])
+        if inflate:
+            f = np.float32(inflation[s])
+            for i in range(nd):
+                NV[base + i] = (nv_bin[i] + pv) * f
+        else:
+            for i in range(nd):
+                NV[base + i] = nv_bin[i] + pv
     n = pos.size
     sym = np.empty(n, np.complex64)
     nv = np.empty(n, np.float32)
@@ -425,21 +445,312 @@ def equalise_gather_kernel(F, rot, first, count, data_idx, data_bins, hd, herr_d
     return sym, nv, mask
 
 
-def warm_up() -> None:
-    """Compile (or load from the cache) every kernel for the dtypes the receiver uses."""
-    x = np.zeros(256, np.complex64)
-    coarse_detect_kernel(x, 32, 48, 8, 0.15)
-    sc_peak_kernel(x, 32, 48, 9)
-    off = np.zeros(0, np.int64)
-    win, rot = fft_windows_kernel(x, 0, 2, 80, 64, 0.01, 0.0, off)
-    fft_windows_kernel(x, 0, 2, 80, 64, 0.01, 0.0, np.zeros(2, np.int64))
-    pidx = np.array([1, 5], np.int64)
-    Yp = pilots_received_kernel(win, rot, pidx, 2)
-    live_symbols_kernel(win, 0, 2, pidx, 0.1)
-    pil = np.ones((2, 2), np.complex128)
-    hp = np.ones(2, np.complex128)
-    pf = np.array([1.0, 5.0])
-    for step in (np.zeros(0), np.zeros(2)):
-        phi, theta, pv = track_pilots_kernel(Yp, pil, hp, pf, np.array([4.0]), step, 4, 5, 0.1)
-    infl = pilot_error_ratio_kernel(Yp, pil, pidx, hp, np.zeros(2), 0.1, phi, theta, pv, 9)
-    equalise_gather_kernel(win, rot, 0, 2, pidx, pidx, hp, np.zeros(2), 0.1, phi, theta, pv, infl, np.arange(4, dtype=np.int64), 4)
+# -------------------------------------------------------------------------------------------------
+# small FFTs (preambles, header): radix-2, complex128, one row at a time
+def fft_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Twiddles ``exp(-2πj k/n)`` (complex128 ``[n/2]``) and the bit-reversal permutation (int64
+    ``[n]``) of a radix-2 FFT of size ``n`` (a power of two)."""
+    if n < 2 or n & (n - 1):
+        raise ValueError(f"n={n}: expected a power of two >= 2")
+    bits = n.bit_length() - 1
+    rev = np.array([int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)], np.int64)
+    tw = np.exp(-2j * np.pi * np.arange(n // 2) / n)
+    return tw, rev
+
+
+@numba.njit(**_JIT)
+def _fft_row(x, tw, rev):
+    """In-place FFT of complex128 ``x`` ``[n]`` (``n`` a power of two; tables from :func:`fft_tables`)."""
+    n = x.size
+    for i in range(n):
+        j = rev[i]
+        if i < j:
+            t = x[i]
+            x[i] = x[j]
+            x[j] = t
+    size = 2
+    while size <= n:
+        half = size // 2
+        step = n // size
+        for start in range(0, n, size):
+            for k in range(half):
+                t = tw[k * step] * x[start + k + half]
+                u = x[start + k]
+                x[start + k] = u + t
+                x[start + k + half] = u - t
+        size *= 2
+
+
+@numba.njit(**_JIT)
+def _derotated_fft(buf, a, n, w, d, tw, rev, out):
+    """``out = fft(buf[a : a+n] · exp(-j w (t + d)))`` (phases mod 2π as float32 phasors, like the
+    NumPy path; samples outside ``buf`` read as 0)."""
+    nb = buf.size
+    for t in range(n):
+        ph = np.float32((-w * (t + d)) % _TWO_PI)
+        i = a + t
+        v = buf[i] if 0 <= i < nb else np.complex64(0)
+        out[t] = np.complex128(v * np.complex64(complex(math.cos(ph), math.sin(ph))))
+    _fft_row(out, tw, rev)
+
+
+# -------------------------------------------------------------------------------------------------
+# header
+@numba.njit(**_JIT)
+def header_decode_kernel(buf, s0, nh, sym_len, w, d, tw, rev, pilot_idx, pil, h, herr, pilot_pos, data_idx, data_pos, noise_var, fold, n_coded, dec_m, crc_m, crc_zero):
+    """LLRs of the header (:func:`semcom_ota.phy.equalise.header_llrs`), their soft combination
+    over the repetitions, the hard-decision decoder and the CRC check in one call.
+
+    ``s0``: index in ``buf`` of header symbol 0's FFT window; ``w``: CFO (rad/sample); ``d``: that
+    window's start minus the phase reference (samples); ``h``, ``herr`` the channel estimate and
+    its error variance on the used bins. Returns ``status`` (0: codeword with a valid CRC, 1:
+    codeword, CRC failed, 2: not a codeword, run the Viterbi decoder on ``coded``), the 40-bit
+    information word and ``coded`` float64 ``[n_coded]`` (combined LLRs)."""
+    n = tw.size * 2
+    nd = data_idx.size
+    P = pilot_idx.size
+    hp2 = 0.0
+    for p in range(P):
+        v = h[pilot_pos[p]]
+        hp2 += v.real * v.real + v.imag * v.imag
+    pv = noise_var / (2.0 * hp2)
+    gain = np.empty(nd, np.complex128)
+    for i in range(nd):
+        v = h[data_pos[i]]
+        h2 = max(v.real * v.real + v.imag * v.imag, 1e-300)
+        gain[i] = np.conj(v) * (4.0 / (noise_var + herr[data_pos[i]] + pv * h2))
+    coded = np.zeros(n_coded, np.float64)
+    X = np.empty(n, np.complex128)
+    for m in range(nh):
+        _derotated_fft(buf, s0 + m * sym_len, n, w, d + m * sym_len, tw, rev, X)
+        q = 0j
+        for p in range(P):
+            q += X[pilot_idx[p]] * (pil[m, p] * np.conj(h[pilot_pos[p]]))
+        a = abs(q)
+        u = np.conj(q) / a if a > 0 else 1.0 + 0j
+        for i in range(nd):
+            z = X[data_idx[i]] * gain[i] * u
+            coded[fold[m * nd + i]] += z.real
+    # hard decisions: re-encode / tail / information bits as XOR of matrix rows
+    cols = dec_m.shape[1]
+    v = np.zeros(cols, np.uint8)
+    for j in range(n_coded):
+        if coded[j] < 0:
+            for c in range(cols):
+                v[c] ^= dec_m[j, c]
+    n_check = cols - (crc_m.shape[0])
+    for c in range(n_check):
+        if v[c]:
+            return 2, 0, coded
+    info = v[n_check:]
+    for c in range(crc_m.shape[1] - 1):
+        s = 0.0
+        for j in range(info.size):
+            if info[j]:
+                s += crc_m[j, c]
+        if int(s + crc_zero[c]) % 2:
+            return 1, 0, coded
+    word = 0
+    for j in range(info.size):
+        if info[j]:
+            word += int(crc_m[j, crc_m.shape[1] - 1])
+    return 0, word, coded
+
+
+# -------------------------------------------------------------------------------------------------
+# acquisition (Synchroniser.synchronise)
+@numba.njit(**_JIT)
+def channel_fit_kernel(H_ls, ls_var, D, G, atoms_h, gram_conj_n, norm_after_one, max_paths, tap_threshold):
+    """Compiled :meth:`semcom_ota.phy.sync.Synchroniser.estimate_channel` (same greedy orthogonal
+    least squares on the same tables); returns ``h`` complex128 and its error variance float64
+    ``[n_used]``."""
+    n, n_atoms = D.shape
+    thr = tap_threshold * ls_var
+    c0 = np.empty(n_atoms, np.complex128)
+    for a in range(n_atoms):
+        acc = 0j
+        for i in range(n):
+            acc += atoms_h[a, i] * H_ls[i]
+        c0[a] = acc
+    j = 0
+    best = -1.0
+    for a in range(n_atoms):
+        v = abs(c0[a])
+        if v > best:
+            best, j = v, a
+    rn = 1.0 / math.sqrt(n)
+    R = np.empty((max_paths, n_atoms), np.complex128)
+    U = np.empty((max_paths, n), np.complex128)
+    b = np.empty(max_paths, np.complex128)
+    for a in range(n_atoms):
+        R[0, a] = G[j, a] * rn
+    for i in range(n):
+        U[0, i] = D[i, j] * rn
+    b[0] = c0[j] * rn
+    corr = np.empty(n_atoms, np.complex128)
+    norm = np.empty(n_atoms, np.float64)
+    for a in range(n_atoms):
+        corr[a] = c0[a] - c0[j] * gram_conj_n[j, a]
+        norm[a] = norm_after_one[j, a]
+    norm[j] = np.inf
+    floor = 1e-9 * n
+    K = 1
+    gain = np.empty(n_atoms, np.float64)
+    while K < max_paths:
+        j = 0
+        best = -1.0
+        for a in range(n_atoms):
+            g = abs(corr[a])
+            g = g * g / max(norm[a], floor)
+            gain[a] = g
+            if g > best:
+                best, j = g, a
+        if best < thr:
+            break
+        rkk = 1.0 / math.sqrt(max(norm[j], floor))
+        bk = c0[j]
+        for k in range(K):
+            bk -= np.conj(R[k, j]) * b[k]
+        b[K] = bk * rkk
+        for a in range(n_atoms):
+            acc = G[j, a]
+            for k in range(K):
+                acc -= np.conj(R[k, j]) * R[k, a]
+            R[K, a] = acc * rkk
+        for i in range(n):
+            acc = D[i, j]
+            for k in range(K):
+                acc -= R[k, j] * U[k, i]
+            U[K, i] = acc * rkk
+        for a in range(n_atoms):
+            r = R[K, a]
+            corr[a] -= b[K] * np.conj(r)
+            m = abs(r)
+            norm[a] -= m * m
+        norm[j] = np.inf
+        K += 1
+    h = np.zeros(n, np.complex128)
+    err = np.zeros(n, np.float64)
+    if K == 1:
+        for i in range(n):
+            h[i] = b[0] * U[0, i]
+            err[i] = ls_var / n
+        return h, err
+    for i in range(n):
+        acc = 0j
+        e = 0.0
+        for k in range(K):
+            u = U[k, i]
+            acc += b[k] * u
+            e += u.real * u.real + u.imag * u.imag
+        h[i] = acc
+        err[i] = max(ls_var * e, 0.0)
+    return h, err
+
+
+@numba.njit(**_JIT)
+def _b_ffts(buf, a, n, w, d, tw, rev, used_idx, X1, X2, Y):
+    """Used bins of the FFTs of B1 (at ``buf[a]``) and B2, derotated (``d``: ``a`` minus the phase
+    reference); returns ``mean|Y1-Y2|²/2`` and ``sum|Y1+Y2|²/4``; ``Y[i] = Y1 + Y2``."""
+    _derotated_fft(buf, a, n, w, d, tw, rev, X1)
+    _derotated_fft(buf, a + n, n, w, d + n, tw, rev, X2)
+    nu = used_idx.size
+    nv = 0.0
+    e = 0.0
+    for i in range(nu):
+        y1 = X1[used_idx[i]]
+        y2 = X2[used_idx[i]]
+        df = y1 - y2
+        s = y1 + y2
+        nv += df.real * df.real + df.imag * df.imag
+        e += s.real * s.real + s.imag * s.imag
+        Y[i] = s
+    return nv / (2.0 * nu), e / 4.0
+
+
+@numba.njit(**_JIT)
+def acquire_kernel(
+    buf, t0, Pr, Pi, b1, cp_len, n, tw, rev, verify_threshold, a_lo_idx, a_hi_idx, a_ref_conj, shifts,
+    used_idx, b_conj, idft_path, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
+    D, G, atoms_h, gram_conj_n, norm_after_one, max_paths,
+):
+    """Compiled :meth:`semcom_ota.phy.sync.Synchroniser.synchronise` (``t0`` relative to ``buf``;
+    ``b1``: B1's offset from A's start). Returns ``(ok, t0, cfo, rho, noise_var, energy, h, err)``;
+    ``ok`` False where the NumPy path returns ``None``."""
+    nu = used_idx.size
+    h = np.zeros(nu, np.complex128)
+    err = np.zeros(nu, np.float64)
+    cfo1 = math.atan2(Pi, Pr) / math.pi
+    start = t0 + b1
+    nb = buf.size
+    c = 0j
+    e1 = 0.0
+    e2 = 0.0
+    for i in range(n):
+        s1 = np.complex128(buf[start + i]) if 0 <= start + i < nb else 0j
+        s2 = np.complex128(buf[start + n + i]) if 0 <= start + n + i < nb else 0j
+        c += np.conj(s1) * s2
+        e1 += s1.real * s1.real + s1.imag * s1.imag
+        e2 += s2.real * s2.real + s2.imag * s2.imag
+    if e1 <= 0 or e2 <= 0:
+        return False, t0, 0.0, 0.0, 0.0, 0.0, h, err
+    rho = abs(c) / math.sqrt(e1 * e2)
+    if rho < verify_threshold:
+        return False, t0, 0.0, 0.0, 0.0, 0.0, h, err
+    z = c * complex(math.cos(-2 * math.pi * cfo1), math.sin(-2 * math.pi * cfo1))
+    cfo_f = cfo1 + math.atan2(z.imag, z.real) / (2 * math.pi)
+    # integer (even) CFO from preamble A
+    X1 = np.empty(n, np.complex128)
+    X2 = np.empty(n, np.complex128)
+    _derotated_fft(buf, t0 + cp_len, n, 2.0 * math.pi * cfo_f / n, float(cp_len), tw, rev, X1)
+    # (the NumPy path's phase is -w·a_n with a_n = cp_len..cp_len+n-1, not reduced mod 2π: |phase|
+    # < 12 rad; reducing it changes the float32 phasor by rounding only)
+    best = -1.0
+    q = 0
+    for s in range(a_lo_idx.shape[0]):
+        acc = 0j
+        for k in range(a_lo_idx.shape[1]):
+            acc += X1[a_lo_idx[s, k]] * np.conj(X1[a_hi_idx[s, k]]) * a_ref_conj[k]
+        v = abs(acc)
+        if v > best:
+            best, q = v, s
+    cfo = cfo_f + shifts[q]
+    w = 2.0 * math.pi * cfo / n
+    Y = np.empty(nu, np.complex128)
+    nv, e = _b_ffts(buf, t0 + b1, n, w, float(b1), tw, rev, used_idx, X1, X2, Y)
+    H = np.empty(nu, np.complex128)
+    for i in range(nu):
+        H[i] = Y[i] * (0.5 * b_conj[i])
+    n_path = path_delays.size
+    p = np.empty(n_path, np.float64)
+    tot = 0.0
+    pmax = 0.0
+    for k in range(n_path):
+        acc = 0j
+        for i in range(nu):
+            acc += idft_path[k, i] * H[i]
+        v = acc.real * acc.real + acc.imag * acc.imag
+        p[k] = v
+        tot += v
+        pmax = max(pmax, v)
+    if tot < min_concentration * e / n:
+        return False, t0, 0.0, 0.0, 0.0, 0.0, h, err
+    thr = max(0.1 * pmax, tap_threshold * (nv / 2.0) * nu / (n * n))
+    first = -1
+    for k in range(n_path):
+        if p[k] > thr:
+            first = k
+            break
+    if first < 0:
+        return False, t0, 0.0, 0.0, 0.0, 0.0, h, err
+    shift = path_delays[first] - timing_backoff
+    if abs(shift) > margin - 8:
+        return False, t0, 0.0, 0.0, 0.0, 0.0, h, err
+    t1 = t0 + shift
+    if shift:
+        nv, e = _b_ffts(buf, t1 + b1, n, w, float(t1 - t0 + b1), tw, rev, used_idx, X1, X2, Y)
+        for i in range(nu):
+            H[i] = Y[i] * (0.5 * b_conj[i])
+    nv = max(nv, 1e-30)
+    h, err = channel_fit_kernel(H, nv / 2.0, D, G, atoms_h, gram_conj_n, norm_after_one, max_paths, tap_threshold)
+    return True, t1, cfo, rho, nv, e, h, err

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semcom_ota.phy.kernels import coarse_detect_kernel
+from semcom_ota.phy.kernels import acquire_kernel, coarse_detect_kernel, fft_tables
 from semcom_ota.phy.layout import OfdmLayout
 
 
@@ -190,6 +190,10 @@ class Synchroniser:
         # impulse response at the searched delays from the used bins: one matrix-vector product
         self.idft_path = np.exp(2j * np.pi * np.outer(self.path_delays, layout.used) / N) / N  # [n_path, n_used]
         self.b_n = np.arange(2 * N, dtype=np.float64)
+        # compiled path (power-of-two FFT sizes): radix-2 tables and contiguous index tables
+        self.fft_tw, self.fft_rev = fft_tables(N) if N & (N - 1) == 0 else (None, None)
+        self.a_ref_conj_1d = np.ascontiguousarray(self.a_ref_conj[0])
+        self.path_delays_i64 = self.path_delays.astype(np.int64)
 
     def _basis(self, taps: np.ndarray) -> np.ndarray:
         return np.exp(-2j * np.pi * np.outer(self.lay.used, taps) / self.N)
@@ -214,7 +218,30 @@ class Synchroniser:
     def synchronise(self, buf: np.ndarray, base: int, t0: int, P: complex) -> SyncResult | None:
         """Acquire the frame whose coarse A start is ``t0`` (absolute). ``buf`` holds samples from
         absolute index ``base`` and must cover ``[t0 - margin, t0 + header_start + margin)``.
-        Returns ``None`` when the B preamble does not confirm a frame."""
+        Returns ``None`` when the B preamble does not confirm a frame.
+
+        One compiled call (:func:`~semcom_ota.phy.kernels.acquire_kernel`) for power-of-two FFT
+        sizes, else :meth:`synchronise_numpy`; the two agree within float rounding."""
+        if self.fft_tw is None:
+            return self.synchronise_numpy(buf, base, t0, P)
+        lay, N, cfg = self.lay, self.N, self.lay.cfg
+        P = complex(P)
+        ok, t1, cfo, rho, nv, e, h, err = acquire_kernel(
+            buf, int(t0 - base), P.real, P.imag, lay.b1_start, lay.cp_len, N, self.fft_tw, self.fft_rev,
+            cfg.verify_threshold, self.a_lo_idx, self.a_hi_idx, self.a_ref_conj_1d, self.shifts,
+            lay.used_idx, self.b_conj, self.idft_path, self.path_delays_i64, self.min_concentration,
+            cfg.tap_threshold, cfg.timing_backoff, self.margin,
+            self.atoms, self.gram, self.atoms_h, self.gram_conj_n, self.norm_after_one, self.max_paths,
+        )  # fmt: skip
+        if not ok:
+            return None
+        sig_pow = e / lay.n_used - nv / 2.0
+        snr_bin = max(sig_pow, 1e-12 * nv) / nv
+        snr_db = 10.0 * math.log10(snr_bin * lay.n_used / N)
+        return SyncResult(t0=int(t1) + base, phase_ref=t0, cfo=cfo, h=h, h_err_var=err, noise_var=nv, snr_db=snr_db, rho=rho)
+
+    def synchronise_numpy(self, buf: np.ndarray, base: int, t0: int, P: complex) -> SyncResult | None:
+        """:meth:`synchronise` in NumPy (the reference; any FFT size)."""
         lay, N, cfg = self.lay, self.N, self.lay.cfg
         ref = t0
         cfo1 = cmath.phase(P) / math.pi  # fractional (mod 2) from the half-symbol repetition
