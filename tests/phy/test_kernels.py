@@ -7,6 +7,7 @@ from semcom_ota.channel.sim import ChannelConfig, ChannelSimulator
 from semcom_ota.phy import Modulator, OfdmLayout, PhyConfig
 from semcom_ota.phy.equalise import (
     equalise_payload,
+    header_llrs,
     mmse_equalise,
     ofdm_demodulate,
     ofdm_demodulate_numpy,
@@ -15,7 +16,14 @@ from semcom_ota.phy.equalise import (
     track_pilots,
     track_pilots_numpy,
 )
-from semcom_ota.phy.kernels import live_symbols_kernel, pilots_received_kernel, sc_peak_kernel
+from semcom_ota.phy.header import fields_from_word
+from semcom_ota.phy.kernels import (
+    channel_fit_kernel,
+    header_decode_kernel,
+    live_symbols_kernel,
+    pilots_received_kernel,
+    sc_peak_kernel,
+)
 from semcom_ota.phy.sync import Synchroniser, coarse_detect, coarse_detect_numpy, sc_window, schmidl_cox
 
 FS = 1e6
@@ -124,3 +132,73 @@ def test_live_symbols_kernel_finds_the_last_live_symbol(rng):
     assert live_symbols_kernel(F, 3, 17, lay.used_idx, 0.5) == 12
     assert live_symbols_kernel(F, 3, 10, lay.used_idx, 0.5) == 10
     assert live_symbols_kernel(F, 15, 5, lay.used_idx, 0.5) == 0
+
+
+@pytest.mark.parametrize("ch", CHANNELS)
+def test_acquisition_matches_numpy(rng, make_frame, ch):
+    cfg = PhyConfig(sample_rate_hz=FS)
+    lay = OfdmLayout(cfg)
+    syn = Synchroniser(lay)
+    assert syn.fft_tw is not None  # the compiled path is the one under test
+    for _ in range(3):
+        y = ChannelSimulator(ch, seed=int(rng.integers(1 << 30))).apply(Modulator(cfg).modulate(make_frame(rng, 3000)))
+        base = int(rng.integers(0, 40))
+        buf = y[base:]
+        for t0 in (cfg.guard_len + int(rng.integers(-6, 7)), cfg.guard_len + 2000):  # a preamble, then data
+            P = complex(schmidl_cox(y[t0 : t0 + 4 * lay.sym_len], lay.half, sc_window(lay))[0][0])
+            got, ref = syn.synchronise(buf, base, t0, P), syn.synchronise_numpy(buf, base, t0, P)
+            assert (got is None) == (ref is None)
+            if ref is None:
+                continue
+            assert (got.t0, got.phase_ref) == (ref.t0, ref.phase_ref)
+            for a in ("cfo", "noise_var", "snr_db", "rho"):
+                assert getattr(got, a) == pytest.approx(getattr(ref, a), rel=1e-5, abs=1e-9), a
+            _close(got.h, ref.h, 1e-5)
+            _close(got.h_err_var, ref.h_err_var, 1e-5)
+
+
+def test_channel_fit_kernel_matches_estimate_channel(rng):
+    lay = OfdmLayout(PhyConfig())
+    syn = Synchroniser(lay)
+    for _ in range(50):
+        k = int(rng.integers(1, 6))
+        delays = rng.uniform(-4.0, 15.0, k)
+        gains = (rng.standard_normal(k) + 1j * rng.standard_normal(k)) * np.exp(-rng.uniform(0.0, 3.0, k))
+        H = (gains[None, :] * np.exp(-2j * np.pi * np.outer(lay.used, delays) / lay.n_fft)).sum(axis=1)
+        ls_var = 10 ** rng.uniform(-4, 0)
+        H_ls = H + np.sqrt(ls_var / 2) * (rng.standard_normal(lay.n_used) + 1j * rng.standard_normal(lay.n_used))
+        h, err = channel_fit_kernel(
+            H_ls, ls_var, syn.atoms, syn.gram, syn.atoms_h, syn.gram_conj_n, syn.norm_after_one, syn.max_paths, lay.cfg.tap_threshold
+        )
+        h_ref, err_ref = syn.estimate_channel(H_ls, ls_var)
+        _close(h, h_ref, 1e-9)
+        _close(err, err_ref, 1e-9)
+
+
+@pytest.mark.parametrize("ch", CHANNELS[:3] + [ChannelConfig(snr_db=-1.0, sample_rate_hz=FS)])
+def test_header_kernel_matches_the_numpy_decoder(rng, make_frame, ch):
+    from semcom_ota.phy.header import hard_decode, header_decode_tables, unpack_header
+    from semcom_ota.phy.layout import HEADER_CODED_BITS
+
+    lay, y, res, _ = _synced(rng, make_frame, ch, n=200)
+    syn = Synchroniser(lay)
+    start = res.t0 + lay.header_start + lay.cp_len
+    for bad in (False, True):
+        buf = y.copy()
+        if bad:  # corrupt a third of the header: soft decoding or a CRC failure
+            a = start + lay.sym_len
+            buf[a : a + lay.n_fft] = 0
+        status, word, coded = header_decode_kernel(
+            buf, start, lay.n_header_symbols, lay.sym_len, 2 * np.pi * res.cfo / lay.n_fft, float(start - res.phase_ref),
+            syn.fft_tw, syn.fft_rev, lay.pilot_idx, np.ascontiguousarray(lay.pilots_complex(0, lay.n_header_symbols)),
+            res.h, res.h_err_var, lay.pilot_pos, lay.data_idx, lay.data_pos, float(res.noise_var), lay.header_fold,
+            HEADER_CODED_BITS, *header_decode_tables(),
+        )  # fmt: skip
+        llr = header_llrs(buf, 0, lay, res)
+        ref = np.bincount(lay.header_fold, weights=llr.reshape(-1), minlength=HEADER_CODED_BITS)
+        _close(coded, ref, 1e-5)
+        bits = hard_decode(ref)
+        assert status == (2 if bits is None else 1 if unpack_header(bits) is None else 0)
+        if status == 0:
+            f = unpack_header(bits)
+            assert fields_from_word(int(word)) == f
