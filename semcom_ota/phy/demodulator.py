@@ -15,7 +15,6 @@ from semcom_ota.phy.equalise import (
     header_llrs,
     ofdm_demodulate,
     pilot_error_ratio,
-    timing_drift,
     track_pilots,
 )
 from semcom_ota.phy.header import (
@@ -27,7 +26,14 @@ from semcom_ota.phy.header import (
     unpack_header,
     viterbi_decode,
 )
-from semcom_ota.phy.kernels import header_decode_kernel, live_symbols_kernel, pilots_received_kernel, sc_peak_kernel
+from semcom_ota.phy.kernels import (
+    drift_offsets_kernel,
+    first_hit_kernel,
+    header_decode_kernel,
+    live_symbols_kernel,
+    pilots_received_kernel,
+    sc_peak_kernel,
+)
 from semcom_ota.phy.layout import HEADER_CODED_BITS, OfdmLayout
 from semcom_ota.phy.sync import SyncResult, Synchroniser, coarse_detect, sc_window
 
@@ -214,15 +220,10 @@ class Demodulator:
                 hits = hits + lo
                 self._hits = (lo, e, hits, vals)
                 c_lo, c_hi = lo, e
-            i = int(np.searchsorted(hits, lo))
             lim = min(hi, c_hi)
-            j = int(np.searchsorted(hits, lim))
-            if threshold > 0.0:
-                k = np.flatnonzero(vals[i:j] > threshold)
-                if k.size:
-                    return int(hits[i + k[0]])
-            elif i < j:
-                return int(hits[i])
+            k = first_hit_kernel(hits, vals, lo, lim, threshold)
+            if k >= 0:
+                return int(hits[k])
             lo = lim
         return None
 
@@ -396,14 +397,13 @@ class Demodulator:
         phi, theta, pv = track_pilots(Yp, lay, sync, 0)
         # sampling-rate offset: once the windows have drifted a sample or more, move each
         # window by the rounded drift and track the rest (keeps the windows inside the CP)
-        offsets = np.rint(timing_drift(theta, lay)).astype(np.int64)
-        if offsets.any():
+        offsets, moved = drift_offsets_kernel(np.ascontiguousarray(theta, np.float64), lay.n_fft)  # rint(timing_drift)
+        if moved:
             F, rot = ofdm_demodulate(self._buf, self._base, lay, sync, 0, S, offsets)
             Yp = pilots_received_kernel(F, rot, lay.pilot_idx, S)
             phi, theta, pv = track_pilots(Yp, lay, sync, 0, offsets)
         inflation = pilot_error_ratio(Yp, lay, sync, phi, theta, pv)[nh:]
-        pos = lay.payload_index(fr.n_ofdm)[:n]
-        symbols, noise_var, mask = equalise_payload(F, rot, lay, sync, nh, phi[nh:], theta[nh:], pv[nh:], inflation, pos)
+        symbols, noise_var, mask = equalise_payload(F, rot, lay, sync, nh, phi[nh:], theta[nh:], pv[nh:], inflation, fr.n_ofdm, n)
         status = FrameStatus.OK if n_rx == fr.n_ofdm else FrameStatus.TRUNCATED
         if status is FrameStatus.OK:
             self.stats.frames_ok += 1

@@ -367,26 +367,28 @@ def equalise_payload(
     theta: np.ndarray,
     phase_var: np.ndarray,
     inflation: np.ndarray,
-    pos: np.ndarray,
+    n_ofdm: int,
+    n: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Equalise the payload rows ``first..first+S-1`` of ``F`` and gather them into time order, in
-    one compiled call (:func:`~semcom_ota.phy.kernels.equalise_gather_kernel`).
+    """Equalise the payload rows ``first..first+S-1`` of ``F`` and put them in time order, in one
+    compiled call (:func:`~semcom_ota.phy.kernels.equalise_gather_kernel`).
 
     Parameters
     ----------
     F, rot: from :func:`ofdm_demodulate` (complex64 ``[.., n_fft]``, ``[..]``).
     phi, theta, phase_var: float64 ``[S]`` from :func:`track_pilots` for those rows.
     inflation: float64 ``[S]`` from :func:`pilot_error_ratio` (1.0: none).
-    pos: int64 ``[n]`` grid position (``symbol · n_data + data bin``) of each payload symbol
-        (:meth:`OfdmLayout.payload_index`); positions ``≥ S · n_data`` were not received.
+    n_ofdm, n: the frame's payload OFDM symbols and symbols (``S ≤ n_ofdm`` received).
 
     Returns
     -------
     ``symbols`` complex64 ``[n]``, ``noise_var`` float32 ``[n]`` (``inf`` where not received) and
     ``mask`` bool ``[n]``: equal (within float rounding) to :func:`mmse_equalise` with ``noise_var``
-    scaled by ``inflation``, gathered at ``pos``.
+    scaled by ``inflation``, gathered at ``lay.payload_index(n_ofdm)[:n]``.
     """
     S = int(np.shape(phi)[0])
+    if S > n_ofdm:
+        raise ValueError(f"phi: {S} symbols, expected at most n_ofdm={n_ofdm}")
     dp = lay.data_pos
     return equalise_gather_kernel(
         F,
@@ -402,8 +404,8 @@ def equalise_payload(
         np.ascontiguousarray(theta, np.float64),
         np.ascontiguousarray(phase_var, np.float64),
         np.ascontiguousarray(inflation, np.float64),
-        np.ascontiguousarray(pos, np.int64),
-        S * lay.n_data,
+        lay.payload_slot(n_ofdm, n),
+        int(n),
     )
 
 

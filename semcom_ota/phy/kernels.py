@@ -379,16 +379,16 @@ def pilot_error_ratio_kernel(Yp, pil, pilot_bins, hp, herr_p, noise_var, phi, th
 
 
 @numba.njit(**_JIT)
-def equalise_gather_kernel(F, rot, first, count, data_idx, data_bins, hd, herr_d, noise_var, phi, theta, phase_var, inflation, pos, n_avail):
+def equalise_gather_kernel(F, rot, first, count, data_idx, data_bins, hd, herr_d, noise_var, phi, theta, phase_var, inflation, slot, n):
     """Phase correction, MMSE equalisation (de-biased, ``y / h``) and de-permutation of a payload.
 
     F complex64 ``[.., n_fft]`` FFT outputs, rows ``first..first+count-1`` the payload symbols;
     rot complex64 per-symbol CFO phasor (same rows); hd / herr_d complex128 / float64 channel and
     its error variance on the data bins; phi, theta, phase_var, inflation float64 ``[count]``;
-    pos int64 ``[n]`` grid position of each payload symbol; ``n_avail`` grid positions received.
-    Returns ``symbols`` complex64 ``[n]``, ``noise_var`` float32 ``[n]`` (``inf`` where
-    ``pos >= n_avail``) and ``mask`` bool ``[n]``: the values of
-    :func:`semcom_ota.phy.equalise.mmse_equalise` times the pilot-residual inflation, gathered."""
+    slot int64 ``[≥ count·n_data]``: output index of each grid position (``≥ n``: padding).
+    Returns ``symbols`` complex64 ``[n]``, ``noise_var`` float32 ``[n]`` (``inf`` where not
+    received) and ``mask`` bool ``[n]``: the values of :func:`semcom_ota.phy.equalise.mmse_equalise`
+    times the pilot-residual inflation, written straight to their time-order positions."""
     nd = data_idx.size
     k_lo, k_hi = data_bins[0], data_bins[0]
     for i in range(nd):
@@ -407,9 +407,14 @@ def equalise_gather_kernel(F, rot, first, count, data_idx, data_bins, hd, herr_d
     for s in range(count):
         if inflation[s] > 1.0:
             inflate = True
+    sym = np.empty(n, np.complex64)
+    nv = np.empty(n, np.float32)
+    mask = np.empty(n, np.bool_)
+    if count * nd < n:  # not all received: the rest stays masked
+        sym[:] = 0
+        nv[:] = np.inf
+        mask[:] = False
     C = np.empty(nd, np.complex64)
-    Z = np.empty(count * nd, np.complex64)
-    NV = np.empty(count * nd, np.float32)
     for s in range(count):
         r = np.complex128(rot[first + s])
         rr = r / math.sqrt(r.real * r.real + r.imag * r.imag)
@@ -418,31 +423,43 @@ def equalise_gather_kernel(F, rot, first, count, data_idx, data_bins, hd, herr_d
             C[i] = np.complex64(tab[kk[i]] * (g[i] * rr))
         row = first + s
         base = s * nd
-        for i in range(nd):
-            Z[base + i] = F[row, data_idx[i]] * C[i]
         pv = np.float32(phase_var[s])
-        if inflate:
-            f = np.float32(inflation[s])
-            for i in range(nd):
-                NV[base + i] = (nv_bin[i] + pv) * f
-        else:
-            for i in range(nd):
-                NV[base + i] = nv_bin[i] + pv
-    n = pos.size
-    sym = np.empty(n, np.complex64)
-    nv = np.empty(n, np.float32)
-    mask = np.empty(n, np.bool_)
-    for j in range(n):
-        t = pos[j]
-        if t < n_avail:
-            sym[j] = Z[t]
-            nv[j] = NV[t]
-            mask[j] = True
-        else:
-            sym[j] = 0
-            nv[j] = np.inf
-            mask[j] = False
+        f = np.float32(inflation[s])
+        for i in range(nd):
+            j = slot[base + i]
+            if j < n:
+                sym[j] = F[row, data_idx[i]] * C[i]
+                v = nv_bin[i] + pv
+                nv[j] = v * f if inflate else v
+                mask[j] = True
     return sym, nv, mask
+
+
+@numba.njit(**_JIT)
+def first_hit_kernel(hits, vals, lo, hi, threshold):
+    """Index in ``hits`` (sorted int64) of the first value in ``[lo, hi)`` whose ``vals`` exceeds
+    ``threshold`` (any, if ``threshold <= 0``), or -1."""
+    thr = np.float32(threshold)  # compared in float32, like vals > threshold in NumPy
+    i = np.searchsorted(hits, lo)
+    while i < hits.size and hits[i] < hi:
+        if threshold <= 0.0 or vals[i] > thr:
+            return i
+        i += 1
+    return -1
+
+
+@numba.njit(**_JIT)
+def drift_offsets_kernel(theta, n_fft):
+    """``rint(-theta · n_fft / 2π)`` as int64 (the window moves of the sampling-offset re-timing,
+    :func:`semcom_ota.phy.equalise.timing_drift`) and whether any is nonzero."""
+    out = np.empty(theta.size, np.int64)
+    anyv = False
+    for s in range(theta.size):
+        v = np.rint(-theta[s] * n_fft / (2.0 * np.pi))
+        out[s] = int(v)
+        if out[s] != 0:
+            anyv = True
+    return out, anyv
 
 
 # -------------------------------------------------------------------------------------------------

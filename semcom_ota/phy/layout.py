@@ -189,6 +189,11 @@ class OfdmLayout:
         position in time order; permuted within blocks of ``perm_block_symbols`` OFDM symbols."""
         return _payload_index(self.n_data, self.cfg.perm_block_symbols, self.cfg.seed, int(n_ofdm))
 
+    def payload_slot(self, n_ofdm: int, n: int) -> np.ndarray:
+        """int64 ``[n_ofdm · n_data]``: the inverse of ``payload_index(n_ofdm)[:n]``, i.e. the
+        time-order position of each grid position (``n`` for the padding); shared, do not modify."""
+        return _payload_slot(self.n_data, self.cfg.perm_block_symbols, self.cfg.seed, int(n_ofdm), int(n))
+
     def filler(self, count: int) -> np.ndarray:
         """complex64 ``[count]`` unit-power QPSK that pads the last payload OFDM symbol."""
         return self._filler[: max(count, 0)]
@@ -223,3 +228,12 @@ def _payload_index(n_data: int, block_symbols: int, seed: int, n_ofdm: int) -> n
     idx = np.concatenate(parts) if parts else np.zeros(0, np.int64)
     idx.setflags(write=False)
     return idx
+
+
+@lru_cache(maxsize=256)
+def _payload_slot(n_data: int, block_symbols: int, seed: int, n_ofdm: int, n: int) -> np.ndarray:
+    pos = _payload_index(n_data, block_symbols, seed, n_ofdm)[:n]
+    slot = np.full(n_data * n_ofdm, n, np.int64)
+    slot[pos] = np.arange(pos.size)
+    slot.setflags(write=False)
+    return slot

@@ -13,12 +13,15 @@ from semcom_ota.phy.equalise import (
     ofdm_demodulate_numpy,
     pilot_error_ratio,
     pilot_error_ratio_numpy,
+    timing_drift,
     track_pilots,
     track_pilots_numpy,
 )
 from semcom_ota.phy.header import fields_from_word
 from semcom_ota.phy.kernels import (
     channel_fit_kernel,
+    drift_offsets_kernel,
+    first_hit_kernel,
     header_decode_kernel,
     live_symbols_kernel,
     pilots_received_kernel,
@@ -115,13 +118,31 @@ def test_demodulate_and_track_match_numpy(rng, make_frame, ch):
         z_ref, nv_ref = mmse_equalise(np.take(F[nh:], lay.data_idx, axis=1), rot[nh:], lay, res, phi[nh:], theta[nh:], pv[nh:])
         nv_ref = nv_ref * infl[:, None].astype(np.float32)
         for s_rx in (S - nh, (S - nh) // 2):
-            sym, nv, mask = equalise_payload(F, rot, lay, res, nh, phi[nh : nh + s_rx], theta[nh : nh + s_rx], pv[nh : nh + s_rx], infl[:s_rx], pos)
+            sym, nv, mask = equalise_payload(
+                F, rot, lay, res, nh, phi[nh : nh + s_rx], theta[nh : nh + s_rx], pv[nh : nh + s_rx], infl[:s_rx], S - nh, n
+            )
             ok = pos < s_rx * lay.n_data
             np.testing.assert_array_equal(mask, ok)
             assert sym.dtype == np.complex64 and nv.dtype == np.float32
             _close(sym[ok], z_ref.reshape(-1)[pos[ok]], 2e-5)
             _close(nv[ok], nv_ref.reshape(-1)[pos[ok]], 1e-6)
             assert np.all(sym[~ok] == 0) and np.all(np.isinf(nv[~ok]))
+
+
+def test_small_kernels_match_numpy(rng):
+    hits = np.sort(rng.choice(10_000, 300, replace=False)).astype(np.int64)
+    vals = rng.uniform(0, 1, 300).astype(np.float32)
+    for _ in range(200):
+        lo, hi = sorted(rng.integers(0, 10_500, 2))
+        thr = float(rng.choice([0.0, 0.3, 0.9]))
+        sel = np.flatnonzero((hits >= lo) & (hits < hi) & ((vals > thr) if thr > 0 else True))
+        assert first_hit_kernel(hits, vals, lo, hi, thr) == (sel[0] if sel.size else -1)
+    lay = OfdmLayout(PhyConfig())
+    theta = rng.normal(0, 0.2, 100)
+    off, moved = drift_offsets_kernel(theta, lay.n_fft)
+    np.testing.assert_array_equal(off, np.rint(timing_drift(theta, lay)).astype(np.int64))
+    assert moved == bool(off.any())
+    assert not drift_offsets_kernel(np.zeros(5), lay.n_fft)[1]
 
 
 def test_live_symbols_kernel_finds_the_last_live_symbol(rng):
