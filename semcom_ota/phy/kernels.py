@@ -209,6 +209,41 @@ def _window_count(n, width):
 
 
 @numba.njit(**_JIT)
+def _median(a):
+    """Median of float64 ``a`` (reordered in place): Wirth's selection (compiles much faster than
+    ``np.median``; same value)."""
+    n = a.size
+    k = n // 2
+    lo, hi = 0, n - 1
+    while lo < hi:
+        x = a[k]
+        i, j = lo, hi
+        while True:
+            while a[i] < x:
+                i += 1
+            while x < a[j]:
+                j -= 1
+            if i <= j:
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    if n % 2:
+        return a[k]
+    m = a[0]
+    for i in range(1, k):
+        m = max(m, a[i])
+    return 0.5 * (m + a[k])
+
+
+@numba.njit(**_JIT)
 def _unwrap_rows(ang):
     """``np.unwrap(ang, axis=1)`` in place (period 2π, discontinuity π)."""
     rows, S = ang.shape
@@ -293,7 +328,7 @@ def track_pilots_kernel(Yp, pil, hp, pilot_f, dk, step, sro_window, cpe_window, 
             z = Qc[s + 1] * np.conj(Qc[s])
             a = math.atan2(z.imag, z.real)
             d2[s] = a * a
-        q = np.median(d2) / 0.455 - 2.0 * var1
+        q = _median(d2) / 0.455 - 2.0 * var1
         if q <= var1:
             w, q = cpe_window, max(q, 0.0)
         else:

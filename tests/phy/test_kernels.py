@@ -19,6 +19,7 @@ from semcom_ota.phy.equalise import (
 )
 from semcom_ota.phy.header import fields_from_word
 from semcom_ota.phy.kernels import (
+    _median,
     channel_fit_kernel,
     drift_offsets_kernel,
     first_hit_kernel,
@@ -143,6 +144,9 @@ def test_small_kernels_match_numpy(rng):
     np.testing.assert_array_equal(off, np.rint(timing_drift(theta, lay)).astype(np.int64))
     assert moved == bool(off.any())
     assert not drift_offsets_kernel(np.zeros(5), lay.n_fft)[1]
+    for n in (1, 2, 3, 4, 7, 10, 169, 170):  # the common-phase window's median (ties included)
+        for a in (rng.standard_normal(n), rng.integers(0, 3, n).astype(np.float64)):
+            assert _median(a.copy()) == np.median(a)
 
 
 def test_live_symbols_kernel_finds_the_last_live_symbol(rng):
