@@ -33,6 +33,7 @@ def _fft_rows(x: np.ndarray) -> np.ndarray:
 
 
 _NONE_I64 = np.zeros(0, np.int64)
+_NONE_C64 = np.zeros(0, np.complex64)
 _NONE_F64 = np.zeros(0, np.float64)
 
 
@@ -44,10 +45,14 @@ def ofdm_demodulate(
     first: int,
     count: int,
     offsets: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`ofdm_demodulate_numpy` with the windowing and CFO derotation in one compiled loop
     (:func:`~semcom_ota.phy.kernels.fft_windows_kernel`) before the batched FFT; same arguments
-    and results (``F`` complex64 ``[count, n_fft]``, ``rot`` complex64 ``[count]``)."""
+    and results (``F`` complex64 ``[count, n_fft]``, ``rot`` complex64 ``[count]``).
+
+    out: optional complex64 ``[≥ count · n_fft]`` workspace; ``F`` is then a view of it (reused
+    memory: valid until the next call with the same ``out``)."""
     N, L = lay.n_fft, lay.sym_len
     if count <= 0:
         return np.zeros((0, N), np.complex64), np.zeros(0, np.complex64)
@@ -56,7 +61,9 @@ def ofdm_demodulate(
     off = _NONE_I64 if offsets is None else np.ascontiguousarray(offsets, np.int64)
     if off.size and off.size != count:
         raise ValueError(f"offsets: expected {count} values, got {off.size}")
-    win, rot = fft_windows_kernel(buf, start - base, int(count), L, N, w, w * float(start - sync.phase_ref), off)
+    if out is None or out.dtype != np.complex64 or out.ndim != 1 or out.size < count * N:
+        out = _NONE_C64
+    win, rot = fft_windows_kernel(buf, start - base, int(count), L, N, w, w * float(start - sync.phase_ref), off, out)
     return _fft_rows(win), rot
 
 

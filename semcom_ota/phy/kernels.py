@@ -115,18 +115,22 @@ def sc_peak_kernel(x, half, window, smooth):
 # -------------------------------------------------------------------------------------------------
 # OFDM demodulation
 @numba.njit(**_JIT)
-def fft_windows_kernel(buf, s0, count, sym_len, n_fft, w, phase0, offsets):
+def fft_windows_kernel(buf, s0, count, sym_len, n_fft, w, phase0, offsets, work):
     """FFT windows of ``count`` OFDM symbols, CFO ramp removed, and the per-symbol CFO phasor.
 
     ``buf`` complex64; window ``m`` starts at ``s0 + m·sym_len + offsets[m]`` (``offsets`` int64
     ``[count]`` or empty for none); samples outside ``buf`` read as 0. ``w``: CFO in rad/sample;
     ``phase0``: ``w·(start - phase_ref)``. Returns ``win`` complex64 ``[count, n_fft]`` (to be FFT'd)
-    and ``rot`` complex64 ``[count]`` (as :func:`semcom_ota.phy.equalise.ofdm_demodulate_numpy`)."""
+    and ``rot`` complex64 ``[count]`` (as :func:`semcom_ota.phy.equalise.ofdm_demodulate_numpy`);
+    ``win`` is a view of ``work`` (complex64 1-D) when that holds ``count · n_fft`` values."""
     ramp = np.empty(n_fft, np.complex64)
     for t in range(n_fft):
         ph = np.float32(-w * t)
         ramp[t] = np.complex64(complex(math.cos(ph), math.sin(ph)))
-    win = np.empty((count, n_fft), np.complex64)
+    if work.size >= count * n_fft:
+        win = work[: count * n_fft].reshape((count, n_fft))
+    else:
+        win = np.empty((count, n_fft), np.complex64)
     rot = np.empty(count, np.complex64)
     has_off = offsets.size > 0
     n = buf.size

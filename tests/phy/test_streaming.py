@@ -59,15 +59,17 @@ def test_one_sample_chunks(rng, make_frame):
 def test_state_stays_bounded(rng, make_frame):
     frames, y = _stream(rng, make_frame, [1500] * 30, gap=3000)
     demod = Demodulator(CFG)
-    longest = 0
+    longest = store = 0
     out = []
     for i in range(0, y.size, 777):
         out += demod.feed(y[i : i + 777])
         longest = max(longest, demod._buf.size + sum(c.size for c in demod._chunks))
+        store = max(store, demod._store.size)  # the reused sample store behind _buf
     out += demod.flush()
     assert len(out) == 30 and all(f.status is FrameStatus.OK for f in out)
     frame_len = Modulator(CFG).layout.burst_len(1500)
     assert longest < 2 * frame_len + 8192, longest
+    assert store <= max(1 << 16, 4 * (2 * frame_len + 8192)), store
 
 
 def _tiered(rng, make_frame, n_blocks=6):
