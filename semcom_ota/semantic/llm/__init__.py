@@ -1,10 +1,13 @@
-"""Next-token models that drive the arithmetic-coding baseline (:mod:`semcom_ota.baselines.arith`).
+"""Next-token models: the arithmetic-coding baseline (:mod:`semcom_ota.baselines.arith`) and the LLM prior.
 
 - ``gemma3-270m``: Gemma-3-270M (optional extra ``llm``; :mod:`semcom_ota.semantic.llm.gemma`).
 - ``byte-ngram``: a byte-level Kneser-Ney n-gram trained on the project's WEB train split
   (:mod:`semcom_ota.semantic.llm.ngram`; no extra needed, used by the tests).
 
     model = load_next_token_model("byte-ngram")        # or "gemma3-270m"
+
+Both also score whole sentences (``score_texts``), which the receiver-side LLM prior of the text
+codec uses (:mod:`semcom_ota.semantic.llm.rescore`, scheme ``semantic+rag+llm``).
 """
 
 from __future__ import annotations
