@@ -553,7 +553,10 @@ def _derotated_fft(buf, a, n, w, d, tw, rev, out):
 # -------------------------------------------------------------------------------------------------
 # header
 @numba.njit(**_JIT)
-def header_decode_kernel(buf, s0, nh, sym_len, w, d, tw, rev, pilot_idx, pil, h, herr, pilot_pos, data_idx, data_pos, noise_var, fold, n_coded, dec_m, crc_m, crc_zero):
+def header_decode_kernel(
+    buf, s0, nh, sym_len, w, d, tw, rev, pilot_idx, pil, h, herr, pilot_pos, data_idx, data_pos, noise_var,
+    fold, n_coded, dec_m, crc_m, crc_zero,
+):
     """LLRs of the header (:func:`semcom_ota.phy.equalise.header_llrs`), their soft combination
     over the repetitions, the hard-decision decoder and the CRC check in one call.
 
@@ -651,14 +654,12 @@ def channel_fit_kernel(H_ls, ls_var, D, G, atoms_h, gram_conj_n, norm_after_one,
     norm[j] = np.inf
     floor = 1e-9 * n
     K = 1
-    gain = np.empty(n_atoms, np.float64)
     while K < max_paths:
         j = 0
         best = -1.0
         for a in range(n_atoms):
             g = abs(corr[a])
             g = g * g / max(norm[a], floor)
-            gain[a] = g
             if g > best:
                 best, j = g, a
         if best < thr:
