@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""OFDM PHY throughput (Msps, one core) of our NumPy modulator/demodulator beside GNU Radio 3.10's
+"""OFDM PHY throughput (Msps, one core) of our modulator/demodulator (NumPy, the receiver's hot paths
+compiled with numba; compiled/loaded before timing, that time printed) beside GNU Radio 3.10's
 stock OFDM chain (digital.ofdm_tx / digital.ofdm_rx) on frames of the same air time.
 
     .venv/bin/python scripts/bench/phy.py [--json FILE] [--packet-bytes 96,500,2000,4000]

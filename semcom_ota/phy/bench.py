@@ -1,5 +1,6 @@
-"""PHY throughput benchmark: our NumPy OFDM modulator/demodulator beside GNU Radio 3.10's stock OFDM
-chain (``gnuradio.digital.ofdm_tx`` / ``ofdm_rx``) on comparable frames, each pinned to one core.
+"""PHY throughput benchmark: our OFDM modulator/demodulator (NumPy, the receiver's hot paths in numba
+kernels) beside GNU Radio 3.10's stock OFDM chain (``gnuradio.digital.ofdm_tx`` / ``ofdm_rx``) on
+comparable frames, each pinned to one core.
 
 Frames are comparable in air time: GNU Radio sends a packet of ``B`` bytes (+ CRC-32) as QPSK on its
 48 data subcarriers, i.e. ``4(B+4)`` resource elements; we send ``n = 4(B+4)`` analog symbols on our
