@@ -6,9 +6,10 @@ Candidates for the LAM encoder (MiniLM-L6):
 =====================  =========================================================
 ``torch-fp32``         the frozen Hugging Face model, torch, float32 (reference)
 ``ort-fp32``           the same graph exported to ONNX, run by ONNX Runtime
-``ort-int8``           static int8 QDQ, calibrated on real training sentences, with the
-                       ``int8_recipe`` of :data:`~.quantize.LAM_RECIPES` (default
-                       ``float-residual``: residual branch and bias adds stay float)
+``ort-int8``           int8, calibrated on real training sentences, with the ``int8_recipe`` of
+                       :data:`~.quantize.LAM_RECIPES` (default ``fused``: the graph fused by ONNX
+                       Runtime's BERT optimizer, weight MatMuls static int8 QDQ with the residual
+                       branch and bias adds in float, Attention ops dynamic int8 ``QAttention``)
 ``pruned-int8``        4 of 6 layers, 8 of 12 heads, 75 % FFN channels, distilled, then int8
 ``pruned-small-int8``  3 layers, 6 heads, 50 % FFN, distilled, then int8
 =====================  =========================================================
@@ -283,9 +284,13 @@ def _quantisation_note(recipe: str | None, n_calibration: int | None) -> dict | 
     """What the card says about how an int8 candidate was quantised (``None`` for float candidates)."""
     if recipe is None:
         return None
-    return {"recipe": recipe, "format": "ONNX QDQ, activations uint8 per tensor (MinMax over the calibration set unless "
-                                        "the recipe says otherwise), weights int8 symmetric per output channel, "
-                                        "embedding tables int8 rows",
+    fmt = ("ONNX QDQ, activations uint8 per tensor (MinMax over the calibration set unless the recipe says "
+           "otherwise), weights int8 symmetric per output channel, embedding tables int8 rows")
+    if "fuse" in LAM_RECIPES[recipe]:
+        fmt = ("graph fused by onnxruntime.transformers (Attention, BiasGelu" + (" as FastGelu" if LAM_RECIPES[recipe]["fuse"].get("fast_gelu") else "")
+               + "); weight MatMuls " + fmt + "; Attention ops dynamic int8 QAttention (input range per call, "
+               "Q/K/V weight int8 per column); sessions run without SkipLayerNormFusion")
+    return {"recipe": recipe, "format": fmt,
             "options": {k: (v.__name__ if callable(v) else v) for k, v in LAM_RECIPES[recipe].items()},
             "calibration": f"{n_calibration} TRAIN sentences (WEB + fortunes for semcom compress), never the test split"}
 

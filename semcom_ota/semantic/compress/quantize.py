@@ -9,15 +9,20 @@ quantiser rewires *every* consumer of a quantised activation to its int8 round t
 the LayerNorm outputs that feed the residual branch and the MatMul outputs that feed the bias adds go
 through uint8 too; ``float-residual`` keeps those in float (only the MatMul inputs are quantised, and
 the optimised graph runs ``MatMulIntegerToFloat``), which is what brings the int8 encoder within 0.01
-cosine of fp32. The other recipes are the alternatives measured against it (BENCHMARKS.md).
+cosine of fp32. ``fused`` does the same on the graph fused by ONNX Runtime's BERT optimizer and runs
+the attention as int8 ``QAttention`` (one Q/K/V GEMM, no transposes / masks / softmax as separate
+ops); ``fused+fast-gelu`` (the default) also computes GELU with the tanh approximation. The other recipes are the alternatives measured against it (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 class _SentenceReader:
@@ -125,7 +130,8 @@ def _ffn_output(name: str) -> bool:
     return "/output/dense/" in name and "/attention/" not in name
 
 
-#: named int8 recipes for the LAM encoder: :func:`quantize_static_int8` keyword arguments
+#: named int8 recipes for the LAM encoder: :func:`quantize_static_int8` keyword arguments, plus
+#: ``fuse`` (:func:`quantize_lam_int8`: fuse the float graph first, int8 ``QAttention`` after)
 LAM_RECIPES: dict[str, dict] = {
     # the earlier default: MinMax QDQ, MatMul outputs and the residual branch through uint8 as well
     "legacy": {},
@@ -139,23 +145,103 @@ LAM_RECIPES: dict[str, dict] = {
                                   "extra_options": {**_FLOAT_RESIDUAL["extra_options"], "CalibPercentile": 99.99}},
     # legacy, but the six FFN output MatMuls weight-only int8 (float activations, DequantizeLinear weights)
     "legacy+weight-only-ffn-out": {"weight_only": _ffn_output},
+    # float-residual on the fused graph (ONNX Runtime's BERT optimizer: Attention, BiasGelu), then the
+    # Attention ops dynamic int8 (QAttention: one [384, 1152] int8 Q/K/V GEMM + the attention core)
+    "fused": {**_FLOAT_RESIDUAL, "fuse": {"fast_gelu": False}},
+    # the same with the tanh GELU approximation (FastGelu) instead of erf (BiasGelu)
+    "fused+fast-gelu": {**_FLOAT_RESIDUAL, "fuse": {"fast_gelu": True}},
 }
-DEFAULT_LAM_RECIPE = "float-residual"
+DEFAULT_LAM_RECIPE = "fused+fast-gelu"
+
+
+def fuse_bert_graph(src: str | Path, dst: str | Path, num_heads: int = 0, hidden_size: int = 0) -> dict[str, int]:
+    """Run ONNX Runtime's transformer optimizer (``model_type='bert'``, python fusions only) on a float
+    BERT export: ``Attention`` (Q/K/V as one ``[D, 3D]`` GEMM + mask + softmax), ``BiasGelu``. The
+    embedding LayerNorm and the ``SkipLayerNormalization`` fusions are left out (the first keeps the
+    embedding table a plain ``Gather`` for :func:`quantize_embedding_tables`, the second is slower here,
+    see :data:`~.onnx_runtime.DISABLED_OPTIMIZERS`). ``num_heads=0`` / ``hidden_size=0`` read the
+    attention shape from the metadata :func:`~.onnx_runtime.export_lam_onnx` writes (then the optimizer's
+    own guess).
+    Every contrib-op output gets a float ``value_info`` so the quantiser can type it.
+    Returns the fused operator counts (e.g. ``{"Attention": 6, "BiasGelu": 6}``)."""
+    import onnx
+    from onnx import TensorProto, helper
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    meta = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
+    num_heads = num_heads or int(meta.get("num_heads", 0))
+    hidden_size = hidden_size or int(meta.get("attention_hidden", 0))
+    options = FusionOptions("bert")
+    options.enable_embed_layer_norm = False
+    options.enable_skip_layer_norm = False
+    opt = optimize_model(str(src), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=0,
+                         optimization_options=options)
+    stats = {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
+    opt.save_model_to_file(str(dst))  # adds the com.microsoft opset import
+    m = onnx.shape_inference.infer_shapes(onnx.load(str(dst)))
+    known = {v.name for v in list(m.graph.value_info) + list(m.graph.input) + list(m.graph.output)}
+    known |= {i.name for i in m.graph.initializer}
+    for n in m.graph.node:
+        if n.domain == "com.microsoft":
+            for o in n.output:
+                if o and o not in known:
+                    m.graph.value_info.append(helper.make_tensor_value_info(o, TensorProto.FLOAT, None))
+                    known.add(o)
+    onnx.save(onnx.shape_inference.infer_shapes(m), str(dst))
+    return stats
+
+
+def quantize_attention_dynamic(src: str | Path, dst: str | Path) -> int:
+    """Quantise every fused ``Attention`` op of ``src`` to ``QAttention`` (ONNX Runtime dynamic int8:
+    the input's range is measured per call, the ``[D, 3D]`` Q/K/V weight is int8 per column). Returns
+    the number of ``QAttention`` ops written."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["Attention"],
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    return sum(n.op_type == "QAttention" for n in onnx.load(str(dst), load_external_data=False).graph.node)
 
 
 def quantize_lam_int8(fp32_path: str | Path, int8_path: str | Path, tokenizer, calibration_texts: Sequence[str],
                       recipe: str = DEFAULT_LAM_RECIPE, max_tokens: int = 64) -> Path:
     """Quantise an exported LAM encoder (:func:`~.onnx_runtime.export_lam_onnx`) with a named recipe of
-    :data:`LAM_RECIPES`, calibrated on ``calibration_texts`` (real TRAIN sentences)."""
+    :data:`LAM_RECIPES`, calibrated on ``calibration_texts`` (real TRAIN sentences).
+
+    A recipe with ``fuse`` first fuses the float graph (:func:`fuse_bert_graph`), quantises its weight
+    MatMuls statically (QDQ, as the recipe says) and then its ``Attention`` ops dynamically
+    (:func:`quantize_attention_dynamic`); ``fuse["fast_gelu"]`` swaps ``BiasGelu`` for ``FastGelu``."""
     if recipe not in LAM_RECIPES:
         raise ValueError(f"int8 recipe {recipe!r}: expected one of {list(LAM_RECIPES)}")
     kw = dict(LAM_RECIPES[recipe])
+    fuse = kw.pop("fuse", None)
     if callable(kw.get("weight_only")):  # a name filter: resolve it on this export (its layer count)
         import onnx
 
         m = onnx.load(str(fp32_path), load_external_data=False)
         kw["weight_only"] = [n.name for n in m.graph.node if n.op_type == "MatMul" and kw["weight_only"](n.name)]
-    return quantize_static_int8(fp32_path, int8_path, tokenizer, calibration_texts, max_tokens=max_tokens, **kw)
+    if fuse is None:
+        return quantize_static_int8(fp32_path, int8_path, tokenizer, calibration_texts, max_tokens=max_tokens, **kw)
+    import onnx
+
+    int8_path = Path(int8_path)
+    fused = int8_path.with_suffix(".fused.onnx")
+    stats = fuse_bert_graph(fp32_path, fused)
+    if not stats.get("Attention"):
+        log.warning("int8 recipe %r: no Attention fused in %s (%s): Q/K/V stay static int8 MatMuls", recipe, fp32_path, stats)
+    kw["extra_options"] = {**kw.get("extra_options", {}), "DefaultTensorType": onnx.TensorProto.FLOAT}
+    quantize_static_int8(fused, int8_path, tokenizer, calibration_texts, max_tokens=max_tokens, **kw)
+    fused.unlink(missing_ok=True)
+    if stats.get("Attention"):
+        quantize_attention_dynamic(int8_path, int8_path)
+    if fuse.get("fast_gelu"):
+        m = onnx.load(str(int8_path))
+        for n in m.graph.node:
+            if n.op_type == "BiasGelu":  # same inputs (X, bias); tanh approximation of erf GELU
+                n.op_type, n.name = "FastGelu", n.name + "_fast"
+        onnx.save(m, str(int8_path))
+    return int8_path
 
 
 def activation_matmuls(path: str | Path) -> list[str]:

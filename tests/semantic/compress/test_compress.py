@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from semcom_ota.semantic.compress import budget as B
-from semcom_ota.semantic.compress.onnx_runtime import OrtLamEncoder, export_lam_onnx
+from semcom_ota.semantic.compress.onnx_runtime import DISABLED_OPTIMIZERS, OrtLamEncoder, export_lam_onnx
 from semcom_ota.semantic.compress.prune import prune_ffn, prune_heads, prune_layers
-from semcom_ota.semantic.compress.quantize import (DEFAULT_LAM_RECIPE, _SentenceReader, quantize_lam_int8,
+from semcom_ota.semantic.compress.quantize import (DEFAULT_LAM_RECIPE, LAM_RECIPES, _SentenceReader, quantize_lam_int8,
                                                    smooth_activations, split_outlier_channels)
 from semcom_ota.semantic.lam import load_lam
 
@@ -102,18 +102,71 @@ def test_outlier_split_and_smoothing_keep_the_float_function(lam, fp32_onnx, tmp
         assert np.min(_cosines(path, lam, HELD_OUT)) > 0.99999  # the same function in float
 
 
-@pytest.mark.slow
-def test_default_int8_recipe_agrees_with_fp32_and_keeps_the_residual_float(lam, fp32_onnx, tmp_path):
+def test_export_is_eager_with_attention_metadata_and_leaves_the_model_alone(lam, tmp_path):
     import onnx
 
-    new = quantize_lam_int8(fp32_onnx, tmp_path / "new.onnx", lam.tokenizer, SENTENCES, DEFAULT_LAM_RECIPE)
+    before = lam.model.config._attn_implementation
+    small = prune_heads(prune_layers(lam.model, 2), 8)
+    path = export_lam_onnx(small, tmp_path / "small.onnx")
+    assert lam.model.config._attn_implementation == before and small.config._attn_implementation == before
+    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    assert meta == {"num_heads": "8", "attention_hidden": "256"}  # what the BERT fusion needs after pruning
+    ops = {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
+    assert "Softmax" in ops  # eager attention, the pattern ONNX Runtime's optimizer fuses
+
+
+@pytest.fixture(scope="module")
+def default_int8(lam, fp32_onnx, tmp_path_factory):
+    return quantize_lam_int8(fp32_onnx, tmp_path_factory.mktemp("int8") / "default.onnx", lam.tokenizer, SENTENCES,
+                             DEFAULT_LAM_RECIPE)
+
+
+def _optimized_op_counts(path, tmp_path) -> dict[str, int]:
+    """Op counts of the graph ONNX Runtime actually runs (all optimisations but DISABLED_OPTIMIZERS)."""
+    from collections import Counter
+
+    import onnx
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"], disabled_optimizers=list(DISABLED_OPTIMIZERS))
+    return dict(Counter(n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node))
+
+
+@pytest.mark.slow
+def test_fused_int8_recipe_runs_fused_int8_ops_and_agrees_with_torch(lam, default_int8, tmp_path):
+    assert "fuse" in LAM_RECIPES[DEFAULT_LAM_RECIPE]
+    ops = _optimized_op_counts(default_int8, tmp_path)
+    # 6 layers: Q/K/V as one int8 [384, 1152] GEMM inside QAttention, the other 3 weight MatMuls int8
+    # with float output, fused bias+GELU, and no SkipLayerNormalization (slower than Add + LayerNorm here)
+    gelu = "FastGelu" if LAM_RECIPES[DEFAULT_LAM_RECIPE]["fuse"]["fast_gelu"] else "BiasGelu"
+    assert ops.get("QAttention") == 6 and ops.get("MatMulIntegerToFloat") == 18, ops
+    assert ops.get(gelu) == 6 and "SkipLayerNormalization" not in ops and "Softmax" not in ops, ops
+    assert "MatMul" not in ops and "Attention" not in ops, ops  # no float GEMM left
+    # token features against torch fp32 on sentences never calibrated on (stated tolerance: mean
+    # per-token cosine >= 0.98, every token >= 0.9)
+    enc = OrtLamEncoder(default_int8, lam.tokenizer)
+    ids, attn = lam.tokenize(HELD_OUT, 32)
+    ref, got = lam.token_features(ids, attn).numpy(), enc.token_features(ids, attn)
+    m = attn.astype(bool)
+    cos = np.sum(ref * got, -1) / np.maximum(np.linalg.norm(ref, axis=-1) * np.linalg.norm(got, axis=-1), 1e-12)
+    assert cos[m].mean() >= 0.98 and cos[m].min() >= 0.9, (cos[m].mean(), cos[m].min())
+
+
+@pytest.mark.slow
+def test_default_int8_recipe_agrees_with_fp32_and_keeps_the_residual_float(lam, fp32_onnx, default_int8, tmp_path):
+    import onnx
+
+    new = default_int8
     old = quantize_lam_int8(fp32_onnx, tmp_path / "old.onnx", lam.tokenizer, SENTENCES, "legacy")
     cos_new, cos_old = _cosines(new, lam, HELD_OUT), _cosines(old, lam, HELD_OUT)
     # stated tolerance: mean cosine to the fp32 embeddings >= 0.985 on sentences never calibrated on
     # (0.991 on 256 test sentences with 256 calibration sentences); the legacy path is far below
     assert cos_new.mean() >= 0.985 and cos_new.min() >= 0.97, cos_new
     assert cos_old.mean() < cos_new.mean() - 0.02, (cos_old, cos_new)
-    # structure: only quantised MatMuls read an int8 round trip; residual adds / LayerNorms read float,
+    # structure: only quantised MatMuls read an int8 round trip; residual adds / LayerNorms / Attention read float,
     # and no MatMul output is quantised (the optimised graph can run MatMulIntegerToFloat)
     g = onnx.load(str(new)).graph
     dq_out = {n.output[0] for n in g.node if n.op_type == "DequantizeLinear"}
@@ -139,6 +192,7 @@ def test_picker_meets_a_size_budget_with_least_compression(builder):
 
     card = yaml.safe_load(B.write_card(chosen, builder.work_dir / "card.yaml", "minilm", None, 40.0, 1).read_text())
     assert card["quantisation"]["recipe"] == DEFAULT_LAM_RECIPE and card["quantisation"]["options"]["float_bypass"]
+    assert "QAttention" in card["quantisation"]["format"]
 
 
 @pytest.mark.slow
