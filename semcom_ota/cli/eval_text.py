@@ -18,8 +18,14 @@ def eval_text(
     budget: Optional[int] = typer.Option(None, help="Channel uses per sentence (default: the codec's full frame)."),
     n_items: int = typer.Option(200, "--n-items", help="Test sentences (seeded sample)."),
     schemes: str = typer.Option("default", help="Comma-separated schemes; default: all (the LLM ones, "
-                                "digital-llm, ideal-separation-llm and hybrid, only when the llm extra is installed)."),
+                                "semantic+rag+llm, digital-llm, ideal-separation-llm and hybrid, only when the "
+                                "llm extra is installed)."),
     llm: str = typer.Option("gemma3-270m", help="Next-token model of the LLM schemes: gemma3-270m or byte-ngram."),
+    llm_weight: Optional[float] = typer.Option(None, "--llm-weight", min=0.0,
+                                               help="semantic+rag+llm: weight of the LM sentence log-prob "
+                                                    "(default: tuned on --llm-val-items val sentences)."),
+    llm_val_items: int = typer.Option(50, "--llm-val-items", min=1,
+                                      help="semantic+rag+llm: val sentences that tune the LM weight."),
     global_size: int = typer.Option(5000, help="Global base: train sentences per corpus (web, kjv)."),
     card: Path = typer.Option(Path("models/text_semantic.yaml"), help="Model card of the text codec."),
     rag_card: Path = typer.Option(Path("models/text_rag.yaml"), help="RAG thresholds (tuned on val)."),
@@ -36,8 +42,13 @@ def eval_text(
         raise typer.BadParameter(f"--schemes {bad}: expected some of {list(SCHEMES)}")
     cfg = TextEvalConfig(corpus=corpus, snrs_db=_floats(snr_db, "--snr-db"), channel=channel, link=link,
                          budget=budget, n_items=n_items, schemes=sch, global_size=global_size, seed=seed,
-                         llm=llm, card=card, rag_card=rag_card)
-    rows = evaluate_text(cfg)
+                         llm=llm, card=card, rag_card=rag_card, llm_weight=llm_weight, llm_val_items=llm_val_items)
+    from semcom_ota.semantic.llm.gemma import LlmUnavailable
+
+    try:
+        rows = evaluate_text(cfg)
+    except LlmUnavailable as err:
+        raise typer.BadParameter(str(err), param_hint="--schemes/--llm") from err
     typer.echo(format_table(rows))
     if json_out:
         write_rows(json_out, rows, {"corpus": corpus, "split": "test", "link": link, "n_items": n_items, "llm": llm})
