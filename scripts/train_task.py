@@ -128,10 +128,14 @@ def write_card(path: Path, codec: str, kind: str, weights: Path, training: dict,
 def finetune(args, models: Path, ck: Path, store_p: Path, device: str, system_cfg, on_device, done) -> None:
     """The ``finetune`` stage: continue the shipped student's distillation from the store (see the
     module docstring); overwrite its weights and card only if it beats the start on validation."""
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
     card_path, weights = models / "task_fmnist.yaml", models / "task_fmnist.safetensors"
     card = yaml.safe_load(card_path.read_text())
+    old_sha = sha256_file(weights)
+    with safe_open(str(store_p), "np") as f:
+        store_meta = f.metadata() or {}
     system = TaskSystem("student", arch=card["arch"])
     system.load_state_dict(load_file(str(weights)))
     system = system.to(device)
@@ -171,7 +175,8 @@ def finetune(args, models: Path, ck: Path, store_p: Path, device: str, system_cf
                                     "finetune_steps": str(summary["best_step"]), "finetune_device": device})
     card["sha256"] = sha256_file(weights)
     card["training"]["finetune"] = {
-        "from": f"the {card['training'].get('device')} student above (same store targets)",
+        "from": f"{weights.name} as it was (sha256 {old_sha[:12]}), trained as above",
+        "targets": f"{store_p.name} (teacher {store_meta.get('teacher', '?')}, built on {store_meta.get('device', 'unrecorded device')})",
         "device": device, "torch_threads": args.threads,
         "steps_run": summary["steps_run"], "steps_kept": summary["best_step"], "batch": cfg.batch, "lr": cfg.lr,
         "pct_start": cfg.pct_start, "epochs": cfg.epochs, "augment": cfg.augment, "channels": list(cfg.channels),

@@ -290,7 +290,7 @@ def build_store(teacher_path: Path, out: Path, k: int = 4, device: str = "cpu") 
     t0 = time.perf_counter()
     logits, feats = teacher_outputs(load_teacher(teacher_path, dev), xs)
     store = TeacherStore.compress(logits, feats, k=k)
-    store.save(out, metadata={"teacher": teacher_path.name, "split": "train"})
+    store.save(out, metadata={"teacher": teacher_path.name, "split": "train", "device": str(dev)})
     wall = time.perf_counter() - t0
     raw = logits.numel() * 4 + feats.numel() * 4
     return {"wall_s": wall, "bytes": store.nbytes, "float32_bytes": raw, "k": k, "n": store.n,
@@ -563,6 +563,8 @@ def twin_accuracies(system: TaskSystem, images: np.ndarray | torch.Tensor, label
     that of the point). Same draws as :func:`system_accuracy` for a point with the same ``seed``."""
     system.eval()
     dev = next(system.parameters()).device
+    if isinstance(images, np.ndarray) and not images.flags.writeable:
+        images, labels = np.array(images), np.array(labels)  # the loader's arrays are read-only
     images, labels = torch.as_tensor(images).to(dev), torch.as_tensor(labels).to(dev)
     gens = {p: torch.Generator().manual_seed(seed) for p in points}
     correct = {p: 0 for p in points}
