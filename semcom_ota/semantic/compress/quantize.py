@@ -199,8 +199,14 @@ def quantize_attention_dynamic(src: str | Path, dst: str | Path) -> int:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["Attention"],
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # ORT logs every statically quantised tensor it leaves alone, and "already quantized?"
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["Attention"],
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
     return sum(n.op_type == "QAttention" for n in onnx.load(str(dst), load_external_data=False).graph.node)
 
 
