@@ -30,7 +30,8 @@ def compress(
     all_candidates: bool = typer.Option(False, "--all", help="Measure every candidate, not only up to the first that fits."),
     json_path: Path = typer.Option(None, "--json", help="Also write every measurement as JSON."),
     int8_recipe: str = typer.Option(None, "--int8-recipe", help="MiniLM int8 recipe (semantic/compress/quantize.py "
-                                    "LAM_RECIPES; default float-residual, 'legacy' = the earlier QDQ path)."),
+                                    "LAM_RECIPES; default fused+fast-gelu, 'float-residual' the previous "
+                                    "default, 'legacy' the first QDQ path)."),
 ) -> None:
     """Measure candidates on this machine (fp32 → int8 → pruned+int8) and keep the least compression
     that meets the budget; writes the model and a model card with measured size, latency and quality."""

@@ -96,6 +96,8 @@ def _encode_cached(codec: TaskCodec, images: np.ndarray, n_symbols: int, snr_db:
 
     if n_symbols not in TIERS:
         raise ValueError(f"n={n_symbols}: expected a tier end {list(TIERS)}")
+    if not hasattr(codec.system, "semantic_features"):  # e.g. an ONNX Runtime encoder: no split to memoise
+        return torch.as_tensor(codec.encode_batch(images, n_symbols, snr_db))
     imgs = np.ascontiguousarray(images)
     key = (id(codec.system), hashlib.blake2b(imgs.tobytes(), digest_size=16).hexdigest() + str(imgs.shape))
     feat = _FEATURES.get(key)
