@@ -85,7 +85,8 @@ def test_subset(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 #: semantic features of recent image batches, keyed by (id of the codec's system, digest of the
 #: uint8 batch): the semantic encoder does not depend on the SNR or the budget, so a sweep over
 #: channel points runs it once per batch (the teacher-jscc sweep of the benchmark: 1 pass, not 32)
-_FEATURES: dict[tuple[int, str], torch.Tensor] = {}
+#: the value keeps the system alive, so its id cannot be reused by another system while cached
+_FEATURES: dict[tuple[int, str], tuple[torch.nn.Module, torch.Tensor]] = {}
 
 
 @torch.no_grad()
@@ -100,12 +101,15 @@ def _encode_cached(codec: TaskCodec, images: np.ndarray, n_symbols: int, snr_db:
         return torch.as_tensor(codec.encode_batch(images, n_symbols, snr_db))
     imgs = np.ascontiguousarray(images)
     key = (id(codec.system), hashlib.blake2b(imgs.tobytes(), digest_size=16).hexdigest() + str(imgs.shape))
-    feat = _FEATURES.get(key)
-    if feat is None:
+    hit = _FEATURES.get(key)
+    if hit is not None and hit[0] is codec.system:
+        feat = hit[1]
+    else:
         if len(_FEATURES) >= 16:
             _FEATURES.clear()
         codec.system.eval()
-        feat = _FEATURES[key] = codec.system.semantic_features(images_to_tensor(imgs))
+        feat = codec.system.semantic_features(images_to_tensor(imgs))
+        _FEATURES[key] = (codec.system, feat)
     snr = torch.full((imgs.shape[0],), float(snr_db))
     z, _, _ = codec.system.jsc(feat, snr)
     return z[:, :n_symbols].to(torch.complex64)

@@ -89,3 +89,16 @@ def test_encode_cache_is_exactly_encode_batch():
     assert sum(k[0] == id(codec.system) for k in _FEATURES) == 1  # one semantic pass for the three points
     with pytest.raises(ValueError, match="n=7"):
         _encode_cached(codec, imgs, 7, 0.0)
+
+
+def test_encode_cache_never_serves_another_system():
+    from semcom_ota.eval.task import _encode_cached
+    from semcom_ota.semantic.task.codec import TaskCodec
+
+    imgs = (np.random.default_rng(3).random((6, 28, 28)) * 255).astype(np.uint8)
+    for seed in range(4):  # fresh systems, often at a recycled address once the last one is freed
+        torch.manual_seed(seed)
+        codec = TaskCodec.__new__(TaskCodec)
+        codec.system = TaskSystem("student", arch="v1").eval()
+        assert np.array_equal(_encode_cached(codec, imgs, 64, 0.0).numpy(), codec.encode_batch(imgs, 64, 0.0))
+        del codec
