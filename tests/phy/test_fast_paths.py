@@ -131,16 +131,11 @@ def _ols_reference(syn, H_ls, ls_var):
     return Dk @ coef, err
 
 
-def test_channel_fit_matches_reference(rng):
+def test_channel_fit_matches_reference(rng, make_ls_channel):
     lay = OfdmLayout(PhyConfig())
     syn = Synchroniser(lay)
     for _ in range(100):
-        k = int(rng.integers(1, 6))
-        delays = rng.uniform(-4.0, 15.0, k)
-        gains = (rng.standard_normal(k) + 1j * rng.standard_normal(k)) * np.exp(-rng.uniform(0.0, 3.0, k))
-        H = (gains[None, :] * np.exp(-2j * np.pi * np.outer(lay.used, delays) / lay.n_fft)).sum(axis=1)
-        ls_var = 10 ** rng.uniform(-4, 0)
-        H_ls = H + np.sqrt(ls_var / 2) * (rng.standard_normal(lay.n_used) + 1j * rng.standard_normal(lay.n_used))
+        H_ls, ls_var = make_ls_channel(rng, lay)
         h, err = syn.estimate_channel(H_ls, ls_var)
         h_ref, err_ref = _ols_reference(syn, H_ls, ls_var)
         np.testing.assert_allclose(h, h_ref, rtol=1e-9, atol=1e-9 * np.abs(h_ref).max())

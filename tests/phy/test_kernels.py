@@ -182,16 +182,11 @@ def test_acquisition_matches_numpy(rng, make_frame, ch):
             _close(got.h_err_var, ref.h_err_var, 1e-5)
 
 
-def test_channel_fit_kernel_matches_estimate_channel(rng):
+def test_channel_fit_kernel_matches_estimate_channel(rng, make_ls_channel):
     lay = OfdmLayout(PhyConfig())
     syn = Synchroniser(lay)
     for _ in range(50):
-        k = int(rng.integers(1, 6))
-        delays = rng.uniform(-4.0, 15.0, k)
-        gains = (rng.standard_normal(k) + 1j * rng.standard_normal(k)) * np.exp(-rng.uniform(0.0, 3.0, k))
-        H = (gains[None, :] * np.exp(-2j * np.pi * np.outer(lay.used, delays) / lay.n_fft)).sum(axis=1)
-        ls_var = 10 ** rng.uniform(-4, 0)
-        H_ls = H + np.sqrt(ls_var / 2) * (rng.standard_normal(lay.n_used) + 1j * rng.standard_normal(lay.n_used))
+        H_ls, ls_var = make_ls_channel(rng, lay)
         h, err = channel_fit_kernel(
             H_ls, ls_var, syn.atoms, syn.gram, syn.atoms_h, syn.gram_conj_n, syn.norm_after_one, syn.max_paths, lay.cfg.tap_threshold
         )
