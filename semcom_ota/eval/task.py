@@ -101,8 +101,8 @@ def _encode_cached(codec: TaskCodec, images: np.ndarray, n_symbols: int, snr_db:
         return torch.as_tensor(codec.encode_batch(images, n_symbols, snr_db))
     imgs = np.ascontiguousarray(images)
     key = (id(codec.system), hashlib.blake2b(imgs.tobytes(), digest_size=16).hexdigest() + str(imgs.shape))
-    hit = _FEATURES.get(key)
-    if hit is not None and hit[0] is codec.system:
+    hit = _FEATURES.get(key)  # the entry holds the system, so an id in a key is never reused while cached
+    if hit is not None:
         feat = hit[1]
     else:
         if len(_FEATURES) >= 16:
