@@ -27,7 +27,9 @@ from semcom_ota.phy.header import (
     viterbi_decode,
 )
 from semcom_ota.phy.kernels import (
+    acquire_header_kernel,
     drift_offsets_kernel,
+    finish_kernel,
     first_hit_kernel,
     header_decode_kernel,
     live_symbols_kernel,
@@ -121,6 +123,12 @@ class Demodulator:
     ``rho`` (B1/B2 correlation).
     """
 
+    #: run each frame's acquisition + header and its payload stages as one compiled call each
+    #: (:func:`~semcom_ota.phy.kernels.acquire_header_kernel`, :func:`~semcom_ota.phy.kernels.finish_kernel`;
+    #: power-of-two FFT sizes). False: the same stages one call at a time (the path the whole-frame
+    #: kernels are tested against, and the one whose stages can be replaced in tests).
+    frame_kernels: bool = True
+
     def __init__(self, cfg: PhyConfig | None = None) -> None:
         cfg = PhyConfig() if cfg is None else cfg
         if not isinstance(cfg, PhyConfig):
@@ -142,6 +150,14 @@ class Demodulator:
         self._block = 1 << 16
         self._hdr_tables = header_decode_tables()
         self._hdr_pilots = np.ascontiguousarray(lay.pilots_complex(0, lay.n_header_symbols))
+        self._compiled = self.frame_kernels and self.synchroniser.fft_tw is not None
+        #: arguments of the compiled header decoder inside acquire_header_kernel
+        self._hdr_args = (
+            lay.header_start, lay.n_header_symbols, lay.sym_len, lay.pilot_idx, self._hdr_pilots, lay.pilot_pos,
+            lay.data_idx, lay.data_pos, lay.header_fold, HEADER_CODED_BITS, *self._hdr_tables,
+        )  # fmt: skip
+        self._coded = np.empty(HEADER_CODED_BITS, np.float64)
+        self._rot = np.empty(0, np.complex64)
         self._total = 0
         self._reset_stream()
 
@@ -307,12 +323,11 @@ class Demodulator:
                         self.stats.lost_no_header += 1
                 self._search = self._total
                 break
-            res = self.synchroniser.synchronise(self._buf, self._base, t0, P)
+            res, fields = self._acquire(t0, P)
             if res is None:
                 self._search = t0 + self._half
                 continue
             self.stats.detections += 1
-            fields = self._decode_header(res)
             hdr_end = res.t0 + lay.payload_start
             if self._has_bad(res.t0, hdr_end):
                 self.stats.bad_frames += 1
@@ -343,6 +358,42 @@ class Demodulator:
             "rho": float(res.rho),
         }
 
+    def _acquire(self, t0: int, P: complex) -> tuple[SyncResult | None, HeaderFields | None]:
+        """Acquire the frame whose coarse start is ``t0`` (absolute) and decode its header:
+        ``(None, None)`` when the preambles do not confirm a frame, ``(res, None)`` when its header
+        fails. One compiled call (:func:`~semcom_ota.phy.kernels.acquire_header_kernel`) for
+        power-of-two FFT sizes, else :meth:`Synchroniser.synchronise` and :meth:`_decode_header`."""
+        syn = self.synchroniser
+        if not self._compiled:
+            res = syn.synchronise(self._buf, self._base, t0, P)
+            return res, (None if res is None else self._decode_header(res))
+        nu = self.layout.n_used
+        h = np.empty(nu, np.complex128)
+        err = np.empty(nu, np.float64)
+        P = complex(P)
+        ok, t1, cfo, rho, nv, e, status, word = acquire_header_kernel(
+            self._buf, t0 - self._base, P.real, P.imag, *syn.acquire_args, *self._hdr_args, h, err, self._coded
+        )
+        if not ok:
+            return None, None
+        res = syn.result(int(t1) + self._base, t0, cfo, h, err, nv, e, rho)
+        return res, self._header_fields(status, word, self._coded)
+
+    @staticmethod
+    def _header_fields(status: int, word: int, coded: np.ndarray) -> HeaderFields | None:
+        """Header fields from the compiled decoder's ``(status, word, coded)`` (status 2: the hard
+        decisions were not a codeword, so the Viterbi decoder runs on the combined LLRs ``coded``);
+        ``None`` if the CRC fails or the fields are not a valid header."""
+        if status == 0:
+            f = fields_from_word(int(word))
+        elif status == 1:
+            f = None
+        else:  # channel errors: soft decoding
+            f = unpack_header(viterbi_decode(coded))
+        if f is None or f.version != HEADER_VERSION or f.length < 1 or f.n_tiers < 1:
+            return None
+        return f
+
     def _decode_header(self, res: SyncResult) -> HeaderFields | None:
         lay = self.layout
         syn = self.synchroniser
@@ -355,12 +406,7 @@ class Demodulator:
                 res.h_err_var, lay.pilot_pos, lay.data_idx, lay.data_pos, float(res.noise_var), lay.header_fold,
                 HEADER_CODED_BITS, dec_m, crc_m, crc_zero,
             )  # fmt: skip
-            if status == 0:
-                f = fields_from_word(int(word))
-            elif status == 1:
-                f = None
-            else:  # channel errors: soft decoding
-                f = unpack_header(viterbi_decode(coded))
+            return self._header_fields(status, word, coded)
         else:
             llr = header_llrs(self._buf, self._base, lay, res)
             coded = np.bincount(lay.header_fold, weights=llr.reshape(-1), minlength=HEADER_CODED_BITS)
@@ -388,10 +434,10 @@ class Demodulator:
             if hit is None:
                 break
             t1, P1 = self._peak(max(hit - self._stride, self._base))
-            res1 = self.synchroniser.synchronise(self._buf, self._base, t1, P1)
+            res1, fields1 = self._acquire(t1, P1)
             # payload data can look like a preamble by chance (its CPs correlate at lag n_fft):
             # only a header that passes its CRC cuts the current frame short
-            if res1 is not None and self._decode_header(res1) is not None:
+            if res1 is not None and fields1 is not None:
                 cut = min(cut, t1)
                 next_search = max(pay_start, t1 - self._peak_span)
                 break
@@ -405,6 +451,8 @@ class Demodulator:
             return f
         if self._work.size < (nh + n_av) * lay.n_fft:
             self._work = np.empty(max((nh + n_av) * lay.n_fft, 2 * self._work.size), np.complex64)
+        if self._compiled:
+            return self._finish_compiled(fr, n_av, next_search)
         F, rot = ofdm_demodulate(self._buf, self._base, lay, sync, 0, nh + n_av, out=self._work)
         # the samples fell silent (burst cut in the channel): drop the silent tail
         n_rx = n_av
@@ -435,4 +483,43 @@ class Demodulator:
         f.info.update(self._info(sync))
         f.info["ofdm_symbols_received"] = n_rx
         f.info["noise_var_inflation"] = float(np.add.reduce(inflation)) / inflation.size if inflation.size else 1.0
+        return f
+
+    def _finish_compiled(self, fr: _Pending, n_av: int, next_search: int) -> RxSemanticFrame:
+        """:meth:`_finish` after the cut-short scan, as one compiled call
+        (:func:`~semcom_ota.phy.kernels.finish_kernel`): ``n_av`` payload symbols available."""
+        lay, sync, cfg = self.layout, fr.sync, self.cfg
+        L, N, nh = lay.sym_len, lay.n_fft, lay.n_header_symbols
+        n = fr.fields.length
+        count = nh + n_av
+        if self._rot.size < count:
+            self._rot = np.empty(max(count, 2 * self._rot.size), np.complex64)
+        F = self._work[: count * N].reshape(count, N)
+        symbols = np.empty(n, np.complex64)
+        noise_var = np.empty(n, np.float32)
+        mask = np.empty(n, np.bool_)
+        start = sync.t0 + lay.header_start + lay.cp_len
+        w = 2.0 * np.pi * sync.cfo / N
+        syn = self.synchroniser
+        n_rx, inflation = finish_kernel(
+            self._buf, start - self._base, nh, n_av, L, N, w, w * float(start - sync.phase_ref), syn.fft_tw,
+            syn.fft_rev, lay.used_idx, lay.pilot_idx, lay.pilots_complex(0, nh + fr.n_ofdm), lay.pilot_pos,
+            lay.pilot_f, lay.pilot_gaps, lay.pilot, cfg.sro_window, cfg.cpe_window, sync.h, sync.h_err_var,
+            float(sync.noise_var), lay.data_idx, lay.data, lay.data_pos, lay.payload_slot(fr.n_ofdm, n), n, F,
+            self._rot, symbols, noise_var, mask,
+        )  # fmt: skip
+        pay_start = sync.t0 + lay.payload_start
+        if n_rx < fr.n_ofdm and next_search == fr.end:
+            next_search = pay_start + n_rx * L
+        self._search = max(self._search, next_search)
+        if n_rx == fr.n_ofdm:
+            status = FrameStatus.OK
+            self.stats.frames_ok += 1
+        else:
+            status = FrameStatus.TRUNCATED
+            self.stats.truncated += 1
+        f = RxSemanticFrame(symbols, mask, noise_var, sync.snr_db, fr.fields.meta(), status)
+        f.info.update(self._info(sync))
+        f.info["ofdm_symbols_received"] = int(n_rx)
+        f.info["noise_var_inflation"] = float(inflation)
         return f

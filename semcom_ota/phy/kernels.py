@@ -428,6 +428,16 @@ def equalise_gather_kernel(F, rot, first, count, data_idx, data_bins, hd, herr_d
     Returns ``symbols`` complex64 ``[n]``, ``noise_var`` float32 ``[n]`` (``inf`` where not
     received) and ``mask`` bool ``[n]``: the values of :func:`semcom_ota.phy.equalise.mmse_equalise`
     times the pilot-residual inflation, written straight to their time-order positions."""
+    sym = np.empty(n, np.complex64)
+    nv = np.empty(n, np.float32)
+    mask = np.empty(n, np.bool_)
+    _equalise_into(F, rot, first, count, data_idx, data_bins, hd, herr_d, noise_var, phi, theta, phase_var, inflation, slot, n, sym, nv, mask)
+    return sym, nv, mask
+
+
+@numba.njit(**_JIT)
+def _equalise_into(F, rot, first, count, data_idx, data_bins, hd, herr_d, noise_var, phi, theta, phase_var, inflation, slot, n, sym, nv, mask):
+    """:func:`equalise_gather_kernel` writing into ``sym``, ``nv``, ``mask`` (``[≥ n]``)."""
     nd = data_idx.size
     k_lo, k_hi = data_bins[0], data_bins[0]
     for i in range(nd):
@@ -446,13 +456,11 @@ def equalise_gather_kernel(F, rot, first, count, data_idx, data_bins, hd, herr_d
     for s in range(count):
         if inflation[s] > 1.0:
             inflate = True
-    sym = np.empty(n, np.complex64)
-    nv = np.empty(n, np.float32)
-    mask = np.empty(n, np.bool_)
     if count * nd < n:  # not all received: the rest stays masked
-        sym[:] = 0
-        nv[:] = np.inf
-        mask[:] = False
+        for j in range(n):
+            sym[j] = 0
+            nv[j] = np.inf
+            mask[j] = False
     C = np.empty(nd, np.complex64)
     for s in range(count):
         r = np.complex128(rot[first + s])
@@ -471,7 +479,6 @@ def equalise_gather_kernel(F, rot, first, count, data_idx, data_bins, hd, herr_d
                 v = nv_bin[i] + pv
                 nv[j] = v * f if inflate else v
                 mask[j] = True
-    return sym, nv, mask
 
 
 @numba.njit(**_JIT)
@@ -539,14 +546,20 @@ def _fft_row(x, tw, rev):
 
 @numba.njit(**_JIT)
 def _derotated_fft(buf, a, n, w, d, tw, rev, out):
-    """``out = fft(buf[a : a+n] · exp(-j w (t + d)))`` (phases mod 2π as float32 phasors, like the
-    NumPy path; samples outside ``buf`` read as 0)."""
+    """``out = fft(buf[a : a+n] · exp(-j w (t + d)))`` (samples outside ``buf`` read as 0). The
+    phasors come from a float64 recurrence (the NumPy path: float32 phases mod 2π; equal within
+    ~1e-6 relative)."""
     nb = buf.size
+    ph0 = (-w * d) % _TWO_PI
+    r = complex(math.cos(ph0), math.sin(ph0))
+    c = complex(math.cos(w), -math.sin(w))
     for t in range(n):
-        ph = np.float32((-w * (t + d)) % _TWO_PI)
         i = a + t
-        v = buf[i] if 0 <= i < nb else np.complex64(0)
-        out[t] = np.complex128(v * np.complex64(complex(math.cos(ph), math.sin(ph))))
+        if 0 <= i < nb:
+            out[t] = np.complex128(buf[i]) * r
+        else:
+            out[t] = 0
+        r = r * c
     _fft_row(out, tw, rev)
 
 
@@ -811,3 +824,137 @@ def acquire_kernel(
     nv = max(nv, 1e-30)
     h, err = channel_fit_kernel(H, nv / 2.0, D, G, atoms_h, gram_conj_n, norm_after_one, max_paths, tap_threshold)
     return True, t1, cfo, rho, nv, e, h, err
+
+
+# -------------------------------------------------------------------------------------------------
+# whole-frame kernels: one call per stage of a frame (acquisition + header, then the payload), so a
+# short frame pays a few dispatches instead of tens (the receiver's cost per frame)
+@numba.njit(**_JIT)
+def _windows_fft(buf, s0, count, sym_len, n_fft, w, phase0, offsets, tw, rev, F, rot):
+    """:func:`fft_windows_kernel` followed by the FFT of each window (radix-2, complex128), into
+    ``F`` (complex64 ``[≥ count, n_fft]``) and ``rot`` (complex64 ``[≥ count]``). The in-window CFO
+    ramp comes from a float64 recurrence (the reference: float32 phases; equal within ~1e-6)."""
+    ramp = np.empty(n_fft, np.complex128)
+    r = 1.0 + 0j
+    c = complex(math.cos(w), -math.sin(w))
+    for t in range(n_fft):
+        ramp[t] = r
+        r = r * c
+    X = np.empty(n_fft, np.complex128)
+    has_off = offsets.size > 0
+    nb = buf.size
+    for m in range(count):
+        ipos = m * sym_len
+        if has_off:
+            ipos += offsets[m]
+        a = s0 + ipos
+        for t in range(n_fft):
+            i = a + t
+            if 0 <= i < nb:
+                X[t] = np.complex128(buf[i]) * ramp[t]
+            else:
+                X[t] = 0
+        _fft_row(X, tw, rev)
+        for t in range(n_fft):
+            F[m, t] = np.complex64(X[t])
+        ph = np.float32(((ipos * -w) + (-phase0)) % _TWO_PI)
+        rot[m] = np.complex64(complex(math.cos(ph), math.sin(ph)))
+
+
+@numba.njit(**_JIT)
+def finish_kernel(
+    buf, s0, nh, n_av, sym_len, n_fft, w, phase0, tw, rev, used_idx, pilot_idx, pil, pilot_pos,
+    pilot_f, dk, pilot_bins, sro_window, cpe_window, h, herr, noise_var, data_idx, data_bins, data_pos, slot,
+    n, F, rot, sym, nv, mask,
+):
+    """Everything after the header for one frame, in one call: FFT of the ``nh`` header and ``n_av``
+    available payload symbols (window of symbol 0 at ``buf[s0]``, CFO ``w`` rad/sample, ``phase0``
+    as in :func:`fft_windows_kernel`), the silence test (:func:`live_symbols_kernel`: mean power
+    per used bin above ``noise_var + 0.2·mean|h|²``), pilot tracking over header + payload, the sampling-offset re-timing (windows
+    moved and tracked again once the drift reaches a sample), the pilot residual check and the
+    equalisation into ``sym`` / ``nv`` / ``mask`` (``[≥ n]``, time order). The same stages and
+    values as the demodulator's step-by-step path (ofdm_demodulate → live_symbols_kernel →
+    track_pilots → drift_offsets_kernel → pilot_error_ratio → equalise_payload).
+
+    ``pil`` complex128 ``[≥ nh + n_av, P]`` pilot values from header symbol 0; ``h`` / ``herr`` the
+    channel estimate on the used bins; ``F`` complex64 ``[≥ nh + n_av, n_fft]``, ``rot`` complex64
+    ``[≥ nh + n_av]`` workspaces. Returns ``(n_rx, inflation_mean)``: payload symbols received
+    (live) and the mean noise-variance inflation over them (1.0 if none)."""
+    count = nh + n_av
+    no_off = np.zeros(0, np.int64)
+    _windows_fft(buf, s0, count, sym_len, n_fft, w, phase0, no_off, tw, rev, F, rot)
+    n_rx = 0
+    if n_av > 0:
+        e = 0.0
+        for i in range(h.size):
+            e += h[i].real * h[i].real + h[i].imag * h[i].imag
+        n_rx = live_symbols_kernel(F, nh, n_av, used_idx, noise_var + 0.2 * e / used_idx.size)
+    S = nh + n_rx
+    P = pilot_idx.size
+    hp = np.empty(P, np.complex128)
+    herr_p = np.empty(P, np.float64)
+    for p in range(P):
+        hp[p] = h[pilot_pos[p]]
+        herr_p[p] = herr[pilot_pos[p]]
+    nd = data_idx.size
+    hd = np.empty(nd, np.complex128)
+    herr_d = np.empty(nd, np.float64)
+    for i in range(nd):
+        hd[i] = h[data_pos[i]]
+        herr_d[i] = herr[data_pos[i]]
+    pil_s = pil[:S]
+    Yp = pilots_received_kernel(F, rot, pilot_idx, S)
+    phi, theta, pv = track_pilots_kernel(Yp, pil_s, hp, pilot_f, dk, np.zeros(0, np.float64), sro_window, cpe_window, noise_var)
+    offsets, moved = drift_offsets_kernel(theta, n_fft)
+    if moved:
+        _windows_fft(buf, s0, S, sym_len, n_fft, w, phase0, offsets, tw, rev, F, rot)
+        Yp = pilots_received_kernel(F, rot, pilot_idx, S)
+        step = np.empty(S, np.float64)
+        for m in range(S):
+            step[m] = _TWO_PI * offsets[m] / n_fft
+        phi, theta, pv = track_pilots_kernel(Yp, pil_s, hp, pilot_f, dk, step, sro_window, cpe_window, noise_var)
+    infl = pilot_error_ratio_kernel(Yp, pil_s, pilot_bins, hp, herr_p, noise_var, phi, theta, pv, 9)
+    _equalise_into(
+        F, rot, nh, n_rx, data_idx, data_bins, hd, herr_d, noise_var, phi[nh:], theta[nh:], pv[nh:], infl[nh:], slot, n,
+        sym, nv, mask,
+    )  # fmt: skip
+    if n_rx == 0:
+        return n_rx, 1.0
+    tot = 0.0
+    for m in range(nh, S):
+        tot += infl[m]
+    return n_rx, tot / n_rx
+
+
+@numba.njit(**_JIT)
+def acquire_header_kernel(
+    buf, t0, Pr, Pi, b1, cp_len, n, tw, rev, verify_threshold, a_lo_idx, a_hi_idx, a_ref_conj, shifts,
+    used_idx, b_conj, idft_path, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
+    D, G, atoms_h, gram_conj_n, norm_after_one, max_paths,
+    header_start, nh, sym_len, pilot_idx, pil, pilot_pos, data_idx, data_pos, fold, n_coded, dec_m, crc_m, crc_zero,
+    h_out, err_out, coded_out,
+):
+    """:func:`acquire_kernel` then, if the frame is confirmed, :func:`header_decode_kernel` on its
+    header, in one call. The channel estimate, its error variance and the combined header LLRs are
+    written to ``h_out`` / ``err_out`` (``[n_used]``) and ``coded_out`` (``[n_coded]``). Returns
+    ``(ok, t0, cfo, rho, noise_var, energy, status, word)`` (``status`` as in
+    :func:`header_decode_kernel`; -1 when not ``ok``)."""
+    ok, t1, cfo, rho, nv, e, h, err = acquire_kernel(
+        buf, t0, Pr, Pi, b1, cp_len, n, tw, rev, verify_threshold, a_lo_idx, a_hi_idx, a_ref_conj, shifts,
+        used_idx, b_conj, idft_path, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
+        D, G, atoms_h, gram_conj_n, norm_after_one, max_paths,
+    )  # fmt: skip
+    if not ok:
+        return False, t1, cfo, rho, nv, e, -1, 0
+    for i in range(h.size):
+        h_out[i] = h[i]
+        err_out[i] = err[i]
+    start = t1 + header_start + cp_len
+    w = 2.0 * np.pi * cfo / n
+    status, word, coded = header_decode_kernel(
+        buf, start, nh, sym_len, w, float(start - t0), tw, rev, pilot_idx, pil, h, err, pilot_pos, data_idx, data_pos,
+        nv, fold, n_coded, dec_m, crc_m, crc_zero,
+    )  # fmt: skip
+    for j in range(n_coded):
+        coded_out[j] = coded[j]
+    return True, t1, cfo, rho, nv, e, status, word

@@ -194,6 +194,13 @@ class Synchroniser:
         self.fft_tw, self.fft_rev = fft_tables(N) if N & (N - 1) == 0 else (None, None)
         self.a_ref_conj_1d = np.ascontiguousarray(self.a_ref_conj[0])
         self.path_delays_i64 = self.path_delays.astype(np.int64)
+        #: arguments of the compiled acquisition after ``(buf, t0, P.real, P.imag)``
+        self.acquire_args = (
+            layout.b1_start, layout.cp_len, N, self.fft_tw, self.fft_rev, cfg.verify_threshold, self.a_lo_idx,
+            self.a_hi_idx, self.a_ref_conj_1d, self.shifts, layout.used_idx, self.b_conj, self.idft_path,
+            self.path_delays_i64, self.min_concentration, cfg.tap_threshold, cfg.timing_backoff, self.margin,
+            self.atoms, self.gram, self.atoms_h, self.gram_conj_n, self.norm_after_one, self.max_paths,
+        )  # fmt: skip
 
     def _basis(self, taps: np.ndarray) -> np.ndarray:
         return np.exp(-2j * np.pi * np.outer(self.lay.used, taps) / self.N)
@@ -224,21 +231,20 @@ class Synchroniser:
         sizes, else :meth:`synchronise_numpy`; the two agree within float rounding."""
         if self.fft_tw is None:
             return self.synchronise_numpy(buf, base, t0, P)
-        lay, N, cfg = self.lay, self.N, self.lay.cfg
         P = complex(P)
-        ok, t1, cfo, rho, nv, e, h, err = acquire_kernel(
-            buf, int(t0 - base), P.real, P.imag, lay.b1_start, lay.cp_len, N, self.fft_tw, self.fft_rev,
-            cfg.verify_threshold, self.a_lo_idx, self.a_hi_idx, self.a_ref_conj_1d, self.shifts,
-            lay.used_idx, self.b_conj, self.idft_path, self.path_delays_i64, self.min_concentration,
-            cfg.tap_threshold, cfg.timing_backoff, self.margin,
-            self.atoms, self.gram, self.atoms_h, self.gram_conj_n, self.norm_after_one, self.max_paths,
-        )  # fmt: skip
+        ok, t1, cfo, rho, nv, e, h, err = acquire_kernel(buf, int(t0 - base), P.real, P.imag, *self.acquire_args)
         if not ok:
             return None
+        return self.result(int(t1) + base, t0, cfo, h, err, nv, e, rho)
+
+    def result(self, t0: int, phase_ref: int, cfo: float, h: np.ndarray, err: np.ndarray, nv: float, e: float, rho: float) -> SyncResult:
+        """A :class:`SyncResult` from the compiled acquisition's outputs (``e``: ``sum|H_ls|²``
+        over the used bins, FFT units; the SNR estimate is derived from it and ``nv``)."""
+        lay = self.lay
         sig_pow = e / lay.n_used - nv / 2.0
         snr_bin = max(sig_pow, 1e-12 * nv) / nv
-        snr_db = 10.0 * math.log10(snr_bin * lay.n_used / N)
-        return SyncResult(t0=int(t1) + base, phase_ref=t0, cfo=cfo, h=h, h_err_var=err, noise_var=nv, snr_db=snr_db, rho=rho)
+        snr_db = 10.0 * math.log10(snr_bin * lay.n_used / self.N)
+        return SyncResult(t0=t0, phase_ref=phase_ref, cfo=cfo, h=h, h_err_var=err, noise_var=nv, snr_db=snr_db, rho=rho)
 
     def synchronise_numpy(self, buf: np.ndarray, base: int, t0: int, P: complex) -> SyncResult | None:
         """:meth:`synchronise` in NumPy (the reference; any FFT size)."""
