@@ -5,7 +5,8 @@
     out = codec.decode(rx_frame)                              # out.content: uint8 [H, W, 3]
 
 Symbol layout: see :mod:`semcom_ota.semantic.image.model`. An ``H×W`` image is padded (edge
-replication) to multiples of 8; each complex latent channel is ``ceil(H/8)·ceil(W/8)`` symbols,
+replication) to multiples of the network's stride ``s`` (8 for ``arch: resaf``, 4 for ``arch: plain``,
+chosen by the card's ``architecture.arch``); each complex latent channel is ``ceil(H/s)·ceil(W/s)`` symbols,
 emitted channel-major. The encoder keeps ``m = min(M, budget // per_channel)`` channels; tiers end at
 every ``group`` channels (and at ``m``). The receiver reads the image size from
 ``FrameMeta.content_shape`` when it is set (same host); over the air, where the header does not carry
@@ -27,7 +28,7 @@ from safetensors.torch import load_file
 
 from semcom_ota.frames import FrameMeta, RxSemanticFrame, SemanticFrame
 from semcom_ota.semantic.base import Codec, Decoded, codecs
-from semcom_ota.semantic.image.model import STRIDE, ImageJSCC
+from semcom_ota.semantic.image.model import STRIDE, ImageJSCC, PlainJSCC, build_image_model
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +48,15 @@ def check_image(image: Any, name: str = "image") -> np.ndarray:
     return image
 
 
-def padded_hw(h: int, w: int) -> tuple[int, int]:
-    """Image size rounded up to multiples of the network stride (8)."""
-    return STRIDE * math.ceil(h / STRIDE), STRIDE * math.ceil(w / STRIDE)
+def padded_hw(h: int, w: int, stride: int = STRIDE) -> tuple[int, int]:
+    """Image size rounded up to multiples of the network stride (8 for the default network)."""
+    return stride * math.ceil(h / stride), stride * math.ceil(w / stride)
 
 
-def pad_image(image: np.ndarray) -> np.ndarray:
-    """Edge-replicate ``image`` ``[H, W, 3]`` up to multiples of 8."""
+def pad_image(image: np.ndarray, stride: int = STRIDE) -> np.ndarray:
+    """Edge-replicate ``image`` ``[H, W, 3]`` up to multiples of ``stride``."""
     h, w = image.shape[:2]
-    hp, wp = padded_hw(h, w)
+    hp, wp = padded_hw(h, w, stride)
     return np.pad(image, ((0, hp - h), (0, wp - w), (0, 0)), mode="edge")
 
 
@@ -89,16 +90,30 @@ def tier_ends(m: int, group: int, per_channel: int) -> list[int]:
     return [e * per_channel for e in ends]
 
 
-def load_model(card_path: str | Path = DEFAULT_CARD) -> tuple[ImageJSCC, dict[str, Any]]:
-    """Build the network from a model card (safetensors weights next to it)."""
+def load_model(card_path: str | Path = DEFAULT_CARD) -> tuple[ImageJSCC | PlainJSCC, dict[str, Any]]:
+    """Build the network from a model card (safetensors weights next to it). The card's
+    ``architecture`` mapping names the network (``arch``: ``resaf`` when absent, or ``plain``) and its
+    constructor keys. A missing, unreadable or mismatched weights file raises ``ValueError`` naming it."""
     card_path = Path(card_path)
     if not card_path.is_file():
         raise FileNotFoundError(f"image model card {card_path}: not found (train with scripts/train_image.py)")
     card = yaml.safe_load(card_path.read_text()) or {}
-    arch = card.get("architecture", {})
-    model = ImageJSCC(**arch)
+    if not isinstance(card, dict) or "weights" not in card:
+        raise ValueError(f"image model card {card_path}: expected a mapping with a 'weights' key")
+    model = build_image_model(**dict(card.get("architecture") or {}))
     weights = card_path.parent / card["weights"]
-    model.load_state_dict(load_file(str(weights)))
+    if not weights.is_file():
+        raise FileNotFoundError(f"image model card {card_path}: weights file {weights} not found")
+    try:
+        state = load_file(str(weights))
+    except Exception as e:  # safetensors raises its own error types for a corrupt header/body
+        raise ValueError(f"image model weights {weights}: not a readable safetensors file ({e})") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        arch = getattr(model, "arch", "?")
+        raise ValueError(f"image model weights {weights} do not match the card's architecture "
+                         f"(arch={arch!r}, {card.get('architecture')}): {str(e).splitlines()[0]} ...") from None
     model.eval()
     return model, card
 
@@ -106,21 +121,22 @@ def load_model(card_path: str | Path = DEFAULT_CARD) -> tuple[ImageJSCC, dict[st
 class ImageSemanticBase:
     """Shared encode/decode of the analog part (used by ``image-semantic`` and ``image-hybrid``)."""
 
-    model: ImageJSCC
+    model: ImageJSCC | PlainJSCC
     default_shape: tuple[int, int, int]
 
     def analog_encode(self, image: np.ndarray, budget: int, snr_db: float, side: np.ndarray | None = None
                       ) -> tuple[np.ndarray, list[int], int]:
         """-> (complex64 symbols ``[m·per_channel]`` unit power, tier ends, m)."""
         h, w = image.shape[:2]
-        hp, wp = padded_hw(h, w)
-        per = (hp // STRIDE) * (wp // STRIDE)
+        st = getattr(self.model, "stride", STRIDE)
+        hp, wp = padded_hw(h, w, st)
+        per = (hp // st) * (wp // st)
         m = min(self.model.n_complex, int(budget) // per)
         if m < 1:
             raise ValueError(f"budget={budget}: expected at least {per} complex symbols for a {h}x{w} image "
-                             f"(one latent channel of {hp // STRIDE}x{wp // STRIDE})")
-        x = to_tensor(pad_image(image)[None])
-        s = to_tensor(pad_image(side)[None]) if side is not None else None
+                             f"(one latent channel of {hp // st}x{wp // st})")
+        x = to_tensor(pad_image(image, st)[None])
+        s = to_tensor(pad_image(side, st)[None]) if side is not None else None
         flag = torch.ones(1) if side is not None else None
         with torch.no_grad():
             z = self.model.encode(x, torch.tensor([float(snr_db)]), m, s, flag)
@@ -131,8 +147,9 @@ class ImageSemanticBase:
                       side: np.ndarray | None = None) -> np.ndarray:
         """Received analog symbols -> uint8 image of ``shape`` ``[H, W, 3]``."""
         h, w = int(shape[0]), int(shape[1])
-        hp, wp = padded_hw(h, w)
-        hh, ww = hp // STRIDE, wp // STRIDE
+        st = getattr(self.model, "stride", STRIDE)
+        hp, wp = padded_hw(h, w, st)
+        hh, ww = hp // st, wp // st
         per = hh * ww
         n = symbols.shape[0]
         m = math.ceil(n / per)
@@ -149,7 +166,7 @@ class ImageSemanticBase:
         zt = torch.from_numpy(z).reshape(1, m, hh, ww)
         nvt = torch.from_numpy(nv).reshape(1, m, hh, ww)
         mkt = torch.from_numpy(mk).reshape(1, m, hh, ww)
-        s = to_tensor(pad_image(side)[None]) if side is not None else None
+        s = to_tensor(pad_image(side, st)[None]) if side is not None else None
         flag = torch.ones(1) if side is not None else None
         with torch.no_grad():
             y = self.model.decode(zt, nvt, mkt, s, flag)
@@ -158,19 +175,20 @@ class ImageSemanticBase:
 
 @codecs.register("image-semantic")
 class ImageSemanticCodec(ImageSemanticBase, Codec):
-    """DeepJSCC-style image codec: channel-adaptive, importance-ordered, one model for k/n 1/192..1/6.
+    """DeepJSCC-style image codec: channel-adaptive, importance-ordered, one model for k/n 1/192..1/6
+    (``arch: plain`` cards: 1/48..1/6).
 
     Parameters
     ----------
     card_path: model card YAML (default ``models/image_semantic.yaml``).
-    model: an :class:`ImageJSCC` to use instead of the card's weights (tests, training figures).
+    model: an :class:`ImageJSCC` or :class:`PlainJSCC` to use instead of the card's weights (tests, training figures).
     default_shape: image shape assumed by :meth:`decode` when ``FrameMeta.content_shape`` is empty.
     """
 
     name = "image-semantic"
     codec_id = CODEC_ID
 
-    def __init__(self, card_path: str | Path = DEFAULT_CARD, model: ImageJSCC | None = None,
+    def __init__(self, card_path: str | Path = DEFAULT_CARD, model: ImageJSCC | PlainJSCC | None = None,
                  default_shape: tuple[int, int, int] | None = None) -> None:
         card: dict[str, Any] = {}
         if model is None:
@@ -195,7 +213,7 @@ class ImageSemanticCodec(ImageSemanticBase, Codec):
         return Decoded(content=img, tasks={"received_fraction": float(mask.mean()) if frame.n else 0.0})
 
 
-def val_figures(model: ImageJSCC, photos: list[np.ndarray], size: int = 128, seed: int = 0) -> dict[str, float]:
+def val_figures(model: ImageJSCC | PlainJSCC, photos: list[np.ndarray], size: int = 128, seed: int = 0) -> dict[str, float]:
     """PSNR (dB) on ``size²`` centre crops of ``photos`` over the AWGN twin at 0/10/20 dB for
     k/n = 1/48, 1/12, 1/6 — the figures written into the model card (validation split)."""
     from semcom_ota.channel.twin import ChannelTwin
@@ -217,4 +235,26 @@ def val_figures(model: ImageJSCC, photos: list[np.ndarray], size: int = 128, see
                 rx = RxSemanticFrame.from_ideal(f, zh[0].numpy(), nv, snr)
                 vals.append(psnr_db(c, codec.decode(rx).content))
             out[f"psnr_db_awgn_{int(snr)}db_cbr_1/{denom}"] = round(float(np.mean(vals)), 2)
+    return out
+
+
+def val_crops(photos: list[np.ndarray], size: int = 128) -> list[tuple[str, np.ndarray]]:
+    """The validation view used to choose models: per photo, its :func:`centre_crop` plus ``size``²
+    crops on an even grid (up to 3×3, corners and centre included) of the photo at scales 1, 1/2, 1/4
+    (bicubic). Deterministic. ``[(name, uint8 [size, size, 3])]``."""
+    out: list[tuple[str, np.ndarray]] = []
+    for i, p in enumerate(photos):
+        check_image(p, f"photos[{i}]")
+        out.append((f"{i}:centre", centre_crop(p, size)))
+        pil = Image.fromarray(p)
+        for f in (1, 2, 4):
+            w, h = pil.size[0] // f, pil.size[1] // f
+            if min(w, h) < size:
+                break
+            im = np.asarray(pil.resize((w, h), Image.BICUBIC)) if f > 1 else p
+            ys = sorted({round(t * (h - size) / 2) for t in range(3)} if h >= 3 * size else {0, (h - size) // 2, h - size})
+            xs = sorted({round(t * (w - size) / 2) for t in range(3)} if w >= 3 * size else {0, (w - size) // 2, w - size})
+            for y in ys:
+                for x in xs:
+                    out.append((f"{i}:s{f}:{y},{x}", np.ascontiguousarray(im[y : y + size, x : x + size])))
     return out

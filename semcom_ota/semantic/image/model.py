@@ -25,6 +25,17 @@ Both halves optionally take a *side image* (the decoded digital base layer, ``[B
 [0, 1]) plus a flag saying whether it is present. With no side image the flag is 0 and the side
 input is zero: the network is then the plain semantic codec. Trained with the side image present
 at both ends, at neither, or at the encoder only (a base layer that failed at the receiver).
+
+Architectures
+-------------
+``arch: resaf`` (default, :class:`ImageJSCC`): the network above, latent at ``H/8``. ``arch: plain``
+(:class:`PlainJSCC`): the Bourtsoulatze et al. (2019) DeepJSCC shape — five 5×5 convolutions with
+PReLU per half, strides 2, 2, 1, 1, 1, so the latent is at ``H/4`` — plus what that design lacks: AF
+gates fed the SNR and the kept fraction, random truncation at tier boundaries during training,
+unit-power normalisation per image and channel-major emission (the layout contract above with stride
+4: one complex channel = ``H·W/16`` symbols = k/n 1/48; 8 channels = 1/6; one channel per tier). It
+has no side-image input, so the hybrid scheme keeps the ``resaf`` model. :func:`build_image_model`
+picks one from a model card's ``architecture`` mapping.
 """
 
 from __future__ import annotations
@@ -65,6 +76,39 @@ class ResBlock(nn.Module):
         return x + self.c2(self.act(self.c1(x)))
 
 
+def _symbols(y: torch.Tensor, m: int) -> torch.Tensor:
+    """Real maps ``[B, 2M, h, w]`` -> complex latent of the first ``m`` channels, unit mean power per image."""
+    y = y[:, : 2 * m]
+    z = torch.complex(y[:, 0::2], y[:, 1::2])  # [B, m, h, w]
+    p = z.abs().pow(2).mean(dim=(1, 2, 3), keepdim=True)
+    return z / torch.sqrt(p + 1e-12)
+
+
+def _receiver_input(z_hat: torch.Tensor, noise_var: torch.Tensor, mask: torch.Tensor, n_complex: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Received latent -> (real maps ``[B, 2M, h, w]``, context ``[B, 2]``).
+
+    Maps: the MMSE estimate ``z_hat / (1 + nv)`` of each unit-power symbol, 0 where missing or not
+    sent. Context: (effective SNR in dB / :data:`SNR_SCALE_DB`, fraction of the ``M`` channels received).
+    """
+    b, mp, hh, ww = z_hat.shape
+    if mp > n_complex:
+        raise ValueError(f"z_hat has {mp} complex channels, expected at most {n_complex}")
+    maskf = mask.to(torch.float32)
+    nv = torch.where(mask, noise_var, torch.ones_like(noise_var))
+    zm = z_hat / (1.0 + nv) * maskf  # MMSE estimate of a unit-power symbol, 0 where missing
+    y = torch.zeros(b, 2 * n_complex, hh, ww, dtype=torch.float32, device=z_hat.device)
+    y[:, 0 : 2 * mp : 2] = zm.real
+    y[:, 1 : 2 * mp : 2] = zm.imag
+    n_rx = maskf.sum(dim=(1, 2, 3)).clamp(min=1.0)
+    # effective SNR from the mean MMSE reliability r = mean(1/(1+nv)) = snr/(1+snr) (exact on AWGN;
+    # a few deep-faded subcarriers do not swamp it the way a mean noise variance would)
+    rel = ((1.0 / (1.0 + nv)) * maskf).sum(dim=(1, 2, 3)) / n_rx
+    snr_eff = 10.0 * torch.log10((rel / (1.0 - rel).clamp(min=1e-6)).clamp(min=1e-6))
+    frac = maskf.sum(dim=(1, 2, 3)) / float(n_complex * hh * ww)
+    return y, torch.stack([snr_eff / SNR_SCALE_DB, frac], dim=1)
+
+
 class ImageJSCC(nn.Module):
     """Encoder + decoder. Use :meth:`encode` / :meth:`decode`; the channel sits between them.
 
@@ -76,6 +120,9 @@ class ImageJSCC(nn.Module):
     """
 
     N_CTX = 2  # (snr_db / 20, fraction of channels)
+    arch = "resaf"
+    stride = STRIDE
+    has_side_input = True
 
     def __init__(self, width: int = 64, n_complex: int = 32, group: int = 4) -> None:
         super().__init__()
@@ -136,11 +183,7 @@ class ImageJSCC(nn.Module):
         h = self.e_af1(h, ctx)
         h = self.e5(h)
         h = self.e_af2(h, ctx)
-        y = self.e_out(h)  # [B, 2M, h, w]
-        y = y[:, : 2 * m]
-        z = torch.complex(y[:, 0::2], y[:, 1::2])  # [B, m, h, w]
-        p = z.abs().pow(2).mean(dim=(1, 2, 3), keepdim=True)
-        return z / torch.sqrt(p + 1e-12)
+        return _symbols(self.e_out(h), m)  # [B, m, h, w]
 
     # ------------------------------------------------------------------ decoder
     def decode(self, z_hat: torch.Tensor, noise_var: torch.Tensor, mask: torch.Tensor,
@@ -152,22 +195,8 @@ class ImageJSCC(nn.Module):
         symbols are ignored). Optional side image as in :meth:`encode`.
         Output: float32 ``[B, 3, 8h, 8w]`` in [0, 1].
         """
-        b, mp, hh, ww = z_hat.shape
-        if mp > self.n_complex:
-            raise ValueError(f"z_hat has {mp} complex channels, expected at most {self.n_complex}")
-        maskf = mask.to(torch.float32)
-        nv = torch.where(mask, noise_var, torch.ones_like(noise_var))
-        zm = z_hat / (1.0 + nv) * maskf  # MMSE estimate of a unit-power symbol, 0 where missing
-        y = torch.zeros(b, 2 * self.n_complex, hh, ww, dtype=torch.float32, device=z_hat.device)
-        y[:, 0 : 2 * mp : 2] = zm.real
-        y[:, 1 : 2 * mp : 2] = zm.imag
-        n_rx = maskf.sum(dim=(1, 2, 3)).clamp(min=1.0)
-        # effective SNR from the mean MMSE reliability r = mean(1/(1+nv)) = snr/(1+snr) (exact on AWGN;
-        # a few deep-faded subcarriers do not swamp it the way a mean noise variance would)
-        rel = ((1.0 / (1.0 + nv)) * maskf).sum(dim=(1, 2, 3)) / n_rx
-        snr_eff = 10.0 * torch.log10((rel / (1.0 - rel).clamp(min=1e-6)).clamp(min=1e-6))
-        frac = maskf.sum(dim=(1, 2, 3)) / float(self.n_complex * hh * ww)
-        ctx = torch.stack([snr_eff / SNR_SCALE_DB, frac], dim=1)
+        b, _, hh, ww = z_hat.shape
+        y, ctx = _receiver_input(z_hat, noise_var, mask, self.n_complex)
         full = torch.zeros(b, 3, hh * STRIDE, ww * STRIDE, dtype=torch.float32, device=z_hat.device)
         s = self._side_input(full, side, side_flag)  # [B, 4, H, W]
         h = self.d_act[0](self.d1(y) + self.d_side(F.pixel_unshuffle(s, STRIDE)))
@@ -183,3 +212,102 @@ class ImageJSCC(nn.Module):
         # the side image (when present) is a starting point the decoder refines
         base = s[:, :3] + 0.5 * (1.0 - s[:, 3:4])
         return (base + out).clamp(0.0, 1.0)
+
+
+PLAIN_STRIDE = 4
+
+
+class PlainJSCC(nn.Module):
+    """Plain DeepJSCC (Bourtsoulatze 2019 shape) with SNR/fraction AF gates; latent at ``H/4``.
+
+    Encoder: 5×5 convolutions ``3 → width/2`` (stride 2), ``→ width`` (stride 2), ``→ width``,
+    ``→ width``, ``→ 2M``, PReLU between, AF gates after the 3rd and 4th. Decoder: the mirror, with
+    5×5 transposed convolutions for the two ×2 steps and a sigmoid output. Fully convolutional.
+
+    Parameters
+    ----------
+    width: feature channels at ``H/4`` (``width // 2`` at ``H/2``).
+    n_complex: complex latent channels ``M``; one channel is k/n = 1/48, so 8 = 1/6.
+    group: complex channels per importance tier.
+
+    Example: ``z = net.encode(x, snr, m=4)`` -> complex64 ``[B, 4, H/4, W/4]`` (k/n 1/12).
+    """
+
+    N_CTX = 2
+    arch = "plain"
+    stride = PLAIN_STRIDE
+    has_side_input = False
+
+    def __init__(self, width: int = 64, n_complex: int = 8, group: int = 1) -> None:
+        super().__init__()
+        if n_complex < 1 or group < 1 or n_complex % group:
+            raise ValueError(f"n_complex={n_complex}, group={group}: expected n_complex a positive multiple of group")
+        if width < 4 or width % 2:
+            raise ValueError(f"width={width}: expected an even number >= 4")
+        self.width, self.n_complex, self.group = width, n_complex, group
+        w, h = width, width // 2
+        self.enc = nn.ModuleList([nn.Conv2d(3, h, 5, stride=2, padding=2), nn.Conv2d(h, w, 5, stride=2, padding=2),
+                                  nn.Conv2d(w, w, 5, padding=2), nn.Conv2d(w, w, 5, padding=2)])
+        self.enc_act = nn.ModuleList([nn.PReLU(h), nn.PReLU(w), nn.PReLU(w), nn.PReLU(w)])
+        self.enc_af = nn.ModuleList([AFModule(w, self.N_CTX), AFModule(w, self.N_CTX)])
+        self.enc_out = nn.Conv2d(w, 2 * n_complex, 5, padding=2)
+        self.dec = nn.ModuleList([nn.Conv2d(2 * n_complex, w, 5, padding=2), nn.Conv2d(w, w, 5, padding=2),
+                                  nn.Conv2d(w, w, 5, padding=2),
+                                  nn.ConvTranspose2d(w, h, 5, stride=2, padding=2, output_padding=1)])
+        self.dec_act = nn.ModuleList([nn.PReLU(w), nn.PReLU(w), nn.PReLU(w), nn.PReLU(h)])
+        self.dec_af = nn.ModuleList([AFModule(w, self.N_CTX), AFModule(w, self.N_CTX)])
+        self.dec_out = nn.ConvTranspose2d(h, 3, 5, stride=2, padding=2, output_padding=1)
+
+    @staticmethod
+    def _no_side(side: torch.Tensor | None, side_flag: torch.Tensor | None) -> None:
+        if side is not None and (side_flag is None or bool((side_flag != 0).any())):
+            raise ValueError("PlainJSCC (arch 'plain') has no side-image input; the hybrid scheme needs arch 'resaf'")
+
+    def encode(self, x: torch.Tensor, snr_db: torch.Tensor, m: int, side: torch.Tensor | None = None,
+               side_flag: torch.Tensor | None = None) -> torch.Tensor:
+        """Image -> complex latent of the first ``m`` channels, unit average power per image.
+
+        Input: ``x`` float32 ``[B, 3, H, W]`` in [0, 1] (H, W multiples of 4); ``snr_db`` float32 ``[B]``;
+        ``m`` channels kept (1..M). ``side`` must be None (or flagged absent).
+        Output: complex64 ``[B, m, H/4, W/4]`` with mean ``|z|² = 1`` per image.
+        """
+        self._no_side(side, side_flag)
+        if not 1 <= m <= self.n_complex:
+            raise ValueError(f"m={m}: expected 1..{self.n_complex} complex channels")
+        ctx = torch.stack([snr_db / SNR_SCALE_DB, torch.full_like(snr_db, m / self.n_complex)], dim=1)
+        h = x - 0.5
+        for i, (conv, act) in enumerate(zip(self.enc, self.enc_act)):
+            h = act(conv(h))
+            if i >= 2:
+                h = self.enc_af[i - 2](h, ctx)
+        return _symbols(self.enc_out(h), m)
+
+    def decode(self, z_hat: torch.Tensor, noise_var: torch.Tensor, mask: torch.Tensor,
+               side: torch.Tensor | None = None, side_flag: torch.Tensor | None = None) -> torch.Tensor:
+        """Received latent -> image.
+
+        Input: ``z_hat`` complex64 ``[B, M', h, w]`` (``M' <= M``), ``noise_var`` float32 same shape
+        (per-symbol noise variance), ``mask`` bool same shape (False = not received).
+        Output: float32 ``[B, 3, 4h, 4w]`` in [0, 1].
+        """
+        self._no_side(side, side_flag)
+        y, ctx = _receiver_input(z_hat, noise_var, mask, self.n_complex)
+        h = y
+        for i, (conv, act) in enumerate(zip(self.dec, self.dec_act)):
+            h = act(conv(h))
+            if i in (0, 1):
+                h = self.dec_af[i](h, ctx)
+        return torch.sigmoid(self.dec_out(h))
+
+
+ARCHS: dict[str, type[nn.Module]] = {"resaf": ImageJSCC, "plain": PlainJSCC}
+
+
+def build_image_model(arch: str = "resaf", **kwargs: int) -> ImageJSCC | PlainJSCC:
+    """The network named by a model card's ``architecture`` mapping (``arch`` + constructor keys)."""
+    if arch not in ARCHS:
+        raise ValueError(f"architecture arch={arch!r}: expected one of {sorted(ARCHS)}")
+    try:
+        return ARCHS[arch](**kwargs)
+    except TypeError as e:
+        raise ValueError(f"architecture {kwargs} for arch={arch!r}: {e}") from None
