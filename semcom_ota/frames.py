@@ -71,9 +71,14 @@ class FrameMeta:
         self.seq = int(self.seq) % (MAX_SEQ + 1)
 
 
+_COMPLEX64 = np.dtype(np.complex64)
+
+
 def check_complex_1d(x: np.ndarray, name: str) -> np.ndarray:
     """Validate a 1-D complex array (symbols or samples) and return it as contiguous complex64.
     Errors name the input, what it was and what was expected. Used by the frames, the PHY and the links."""
+    if type(x) is np.ndarray and x.dtype == _COMPLEX64 and x.ndim == 1 and x.flags.c_contiguous:
+        return x  # already what is expected (the receiver's per-frame path: no conversions to try)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array of complex64, got {type(x).__name__}")
     if x.ndim != 1:
@@ -162,7 +167,8 @@ class RxSemanticFrame:
             raise ValueError(
                 f"RxSemanticFrame: mask {self.mask.shape} and noise_var {self.noise_var.shape} must be ({n},)"
             )
-        self.status = FrameStatus(self.status)
+        if type(self.status) is not FrameStatus:
+            self.status = FrameStatus(self.status)
 
     @property
     def n(self) -> int:

@@ -23,14 +23,22 @@ from semcom_ota.phy.header import (
     fields_from_word,
     hard_decode,
     header_decode_tables,
+    meta_from_word,
     unpack_header,
     viterbi_decode,
 )
 from semcom_ota.phy.kernels import (
+    FRAME_DONE,
+    FRAME_NEED_HEADER,
+    FRAMES_CROSSINGS,
+    FRAMES_FULL,
+    FRAME_NOT_CONFIRMED,
     acquire_header_kernel,
     drift_offsets_kernel,
     finish_kernel,
     first_hit_kernel,
+    frame_kernel,
+    frames_kernel,
     header_decode_kernel,
     live_symbols_kernel,
     pilots_received_kernel,
@@ -64,6 +72,9 @@ def compile_kernels(cfg: PhyConfig | None = None) -> float:
         d.feed(y)
         d.flush()
     return time.perf_counter() - t
+
+
+_NOT_TRIED = object()  # Demodulator._candidate: the header was not in the buffer (nothing acquired)
 
 
 @dataclass
@@ -157,7 +168,15 @@ class Demodulator:
             lay.data_idx, lay.data_pos, lay.header_fold, HEADER_CODED_BITS, *self._hdr_tables,
         )  # fmt: skip
         self._coded = np.empty(HEADER_CODED_BITS, np.float64)
+        #: the layout's arguments of finish_kernel (after the per-frame ones)
+        self._finish_args = (
+            lay.sym_len, lay.n_fft, self.synchroniser.fft_tw, self.synchroniser.fft_rev, lay.used_idx, lay.pilot_idx,
+            lay.pilot_pos, lay.pilot_f, lay.pilot_gaps, lay.pilot, cfg.sro_window, cfg.cpe_window, lay.data_idx,
+            lay.data, lay.data_pos,
+        )  # fmt: skip
         self._rot = np.empty(0, np.complex64)
+        self._guess = self._frame_tables(0, 0)  # payload size the whole-frame kernel expects (0: none yet)
+        self._batch = False  # run frames_kernel (frames of the expected size were seen, the last run found some)
         self._total = 0
         self._reset_stream()
 
@@ -245,15 +264,17 @@ class Demodulator:
     def _first_hit(self, lo: int, hi: int, threshold: float = 0.0) -> int | None:
         """First coarse Schmidl–Cox crossing with start in ``[lo, hi)`` (absolute) whose metric
         also exceeds ``threshold``, or None. Crossings are computed block by block and cached, so
-        a region is examined once."""
+        a region is examined once; the starts tested are the multiples of the stride, whatever
+        the block (so every path through the receiver sees the same crossings)."""
         half, W = self._half, self._W
         while lo < hi:
             c_lo, c_hi, hits, vals = self._hits
             if not (c_lo <= lo < c_hi):
                 e = min(hi, lo + self._block)
-                seg = self._buf[lo - self._base : e - self._base + half + W - 1]
+                g = -(-lo // self._stride) * self._stride  # the grid: multiples of the stride
+                seg = self._buf[g - self._base : e - self._base + half + W - 1]
                 hits, vals = coarse_detect(seg, half, W, self._stride, self.cfg.detect_threshold)
-                hits = hits + lo
+                hits = hits + g
                 self._hits = (lo, e, hits, vals)
                 c_lo, c_hi = lo, e
             lim = min(hi, c_hi)
@@ -273,7 +294,9 @@ class Demodulator:
         i, P = sc_peak_kernel(seg, half, W, self._stride + 1)
         return d1 + int(i), complex(P)
 
-    def _next_candidate(self, final: bool) -> tuple[int, complex] | None:
+    def _next_hit(self, final: bool) -> int | None:
+        """Start of the window in which to look for the next Schmidl–Cox peak (a coarse crossing
+        minus a stride), or None (more samples needed or none left)."""
         half, W = self._half, self._W
         last = self._total - half - W  # last start with a full metric window
         start = max(self._search, self._base)
@@ -291,7 +314,7 @@ class Demodulator:
             self._need = d1 + self._peak_span + half + W
             return None
         self.stats.candidates += 1
-        return self._peak(d1)
+        return d1
 
     # ---------------------------------------------------------------------------------------------
     def _process(self, final: bool) -> list[RxSemanticFrame]:
@@ -308,11 +331,16 @@ class Demodulator:
                 self._pending = None
                 out.append(self._finish(fr, final))
                 continue
-            cand = self._next_candidate(final)
-            if cand is None:
+            if self._batch and not final:
+                out += self._run_frames()
+            d1 = self._next_hit(final)
+            if d1 is None:
                 break
-            t0, P = cand
-            if t0 + self._hdr_need > self._total:
+            t0, P, res, fields, done = self._candidate(d1)
+            if done is not None:
+                out.append(done)
+                continue
+            if res is _NOT_TRIED:
                 if not final:
                     self._search = max(self._search, t0 - self._peak_span)
                     self._need = t0 + self._hdr_need
@@ -323,7 +351,6 @@ class Demodulator:
                         self.stats.lost_no_header += 1
                 self._search = self._total
                 break
-            res, fields = self._acquire(t0, P)
             if res is None:
                 self._search = t0 + self._half
                 continue
@@ -357,6 +384,142 @@ class Demodulator:
             "cfo_hz": float(res.cfo * self.cfg.sample_rate_hz / self.cfg.n_fft),
             "rho": float(res.rho),
         }
+
+    def _candidate(self, d1: int) -> tuple[int, complex, SyncResult | None, HeaderFields | None, RxSemanticFrame | None]:
+        """Peak search from ``d1``, acquisition and header of one candidate: ``(t0, P, res,
+        fields, frame)``. ``res`` is ``_NOT_TRIED`` when the header is not in the buffer yet,
+        None when no frame was confirmed. ``frame`` is the finished frame when the whole-frame
+        kernel (:func:`~semcom_ota.phy.kernels.frame_kernel`) could take it to the end (its
+        payload in the buffer, nothing unusual), else None and the caller goes on."""
+        if not self._compiled:
+            t0, P = self._peak(d1)
+            if t0 + self._hdr_need > self._total:
+                return t0, P, _NOT_TRIED, None, None
+            res, fields = self._acquire(t0, P)
+            return t0, P, res, fields, None
+        lay = self.layout
+        n, n_ofdm, slot, pil = self._guess
+        nh = lay.n_header_symbols
+        count = nh + n_ofdm
+        if self._work.size < count * lay.n_fft:
+            self._work = np.empty(max(count * lay.n_fft, 2 * self._work.size), np.complex64)
+        if self._rot.size < count:
+            self._rot = np.empty(max(count, 2 * self._rot.size), np.complex64)
+        nu = lay.n_used
+        h = np.empty(nu, np.complex128)
+        err = np.empty(nu, np.float64)
+        symbols = np.empty(n, np.complex64)
+        noise_var = np.empty(n, np.float32)
+        mask = np.empty(n, np.bool_)
+        base = self._base
+        half, W = self._half, self._W
+        c_lo, c_hi, hits, vals = self._hits
+        outcome, t0, P, t1, cfo, rho, nv, e, status, word, n_rx, inflation = frame_kernel(
+            self._buf, base, d1 - base, min(d1 + self._peak_span, self._total - half - W + 1) - base,
+            self._total - base, self._hdr_need, half, W, self._stride + 1, hits, vals, c_lo, c_hi,
+            self._inframe_threshold, self._bad.size > 0, HEADER_VERSION, n, n_ofdm, slot, pil, lay.payload_start,
+            h, err, self._coded, self._work, self._rot, symbols, noise_var, mask, self.synchroniser.acquire_args,
+            self._hdr_args, self._finish_args,
+        )  # fmt: skip
+        t0 += base
+        if outcome == FRAME_NEED_HEADER:
+            return t0, P, _NOT_TRIED, None, None
+        if outcome == FRAME_NOT_CONFIRMED:
+            return t0, P, None, None, None
+        res = self.synchroniser.result(int(t1) + base, t0, cfo, h, err, nv, e, rho)
+        fields = self._header_fields(status, word, self._coded)
+        if outcome != FRAME_DONE:
+            return t0, P, res, fields, None
+        # finished here: the bookkeeping of _process + _finish for a frame received whole
+        self.stats.detections += 1
+        pay_start = res.t0 + lay.payload_start
+        end = pay_start + n_ofdm * lay.sym_len
+        self._search = max(self._search, end if n_rx == n_ofdm else pay_start + n_rx * lay.sym_len)
+        return t0, P, res, fields, self._emit(res, fields, n_rx, n_ofdm, inflation, symbols, noise_var, mask)
+
+    def _run_frames(self) -> list[RxSemanticFrame]:
+        """Receive the frames ahead that :func:`~semcom_ota.phy.kernels.frames_kernel` can take
+        whole (the expected size, nothing unusual), many per call; stops before the first it
+        cannot (the step-by-step loop of :meth:`_process` takes that one)."""
+        lay, cfg = self.layout, self.cfg
+        n, n_ofdm, slot, pil = self._guess
+        base = self._base
+        count = lay.n_header_symbols + n_ofdm
+        if self._work.size < count * lay.n_fft:
+            self._work = np.empty(max(count * lay.n_fft, 2 * self._work.size), np.complex64)
+        if self._rot.size < count:
+            self._rot = np.empty(max(count, 2 * self._rot.size), np.complex64)
+        span = lay.payload_start + n_ofdm * lay.sym_len  # samples per frame, at least
+        m = min((self._total - max(self._search, base)) // span + 1, 1024)
+        symbols = np.empty((m, n), np.complex64)
+        noise_var = np.empty((m, n), np.float32)
+        mask = np.empty((m, n), np.bool_)
+        rec_i = np.empty((m, 4), np.int64)
+        rec_f = np.empty((m, 5), np.float64)
+        st = self.stats
+        done = 0
+        last = self._total - self._half - self._W  # last start with a full metric window
+        while True:
+            c_lo, c_hi, hits, vals = self._hits
+            k, search, candidates, stop = frames_kernel(
+                self._buf, base, self._total - base, self._search - base, self._min_block, self._stride,
+                self._peak_span, self._hdr_need, self._half, self._W, hits, vals, c_lo, c_hi, self._inframe_threshold,
+                self._bad.size > 0, HEADER_VERSION, n, n_ofdm, slot, pil, lay.payload_start, lay.n_used, self._work,
+                self._rot, symbols[done:], noise_var[done:], mask[done:], rec_i[done:], rec_f[done:], self._coded,
+                self.synchroniser.acquire_args, self._hdr_args, self._finish_args,
+            )  # fmt: skip
+            self._search = max(self._search, search + base)
+            st.candidates += candidates
+            done += k
+            if stop == FRAMES_FULL or stop != FRAMES_CROSSINGS:
+                break
+            # the crossings of the next block (as _first_hit would compute them), then go on
+            start = max(self._search, base)
+            if start > last or self._first_hit(start, last + 1) is None:
+                break
+        st.detections += done
+        if not done:
+            self._batch = False
+            return []
+        out = []
+        hz = cfg.sample_rate_hz / lay.n_fft
+        for k, ((_, t1, word, n_rx), (cfo, rho, _, snr_db, inflation)) in enumerate(zip(rec_i[:done].tolist(), rec_f[:done].tolist())):
+            if n_rx == n_ofdm:
+                status = FrameStatus.OK
+                st.frames_ok += 1
+            else:
+                status = FrameStatus.TRUNCATED
+                st.truncated += 1
+            info = {"t0": t1 + base, "cfo_subcarriers": cfo, "cfo_hz": cfo * hz, "rho": rho, "ofdm_symbols_received": n_rx, "noise_var_inflation": inflation}  # fmt: skip
+            out.append(RxSemanticFrame(symbols[k], mask[k], noise_var[k], snr_db, meta_from_word(word), status, info))
+        return out
+
+    def _emit(
+        self, sync: SyncResult, fields: HeaderFields, n_rx: int, n_ofdm: int, inflation: float, symbols: np.ndarray,
+        noise_var: np.ndarray, mask: np.ndarray,
+    ) -> RxSemanticFrame:  # fmt: skip
+        """The frame of a finished payload (``n_rx`` of ``n_ofdm`` OFDM symbols received), counted."""
+        if n_rx == n_ofdm:
+            status = FrameStatus.OK
+            self.stats.frames_ok += 1
+        else:
+            status = FrameStatus.TRUNCATED
+            self.stats.truncated += 1
+        if fields.length != self._guess[0]:  # the next frame probably has this size too
+            self._guess = self._frame_tables(fields.length, n_ofdm)
+        self._batch = self._compiled
+        f = RxSemanticFrame(symbols, mask, noise_var, sync.snr_db, fields.meta(), status, self._info(sync))
+        f.info["ofdm_symbols_received"] = n_rx
+        f.info["noise_var_inflation"] = inflation
+        return f
+
+    def _frame_tables(self, n: int, n_ofdm: int) -> tuple[int, int, np.ndarray, np.ndarray]:
+        """``(n, n_ofdm, slot, pilots)`` of a frame of ``n`` symbols: the de-permutation table and
+        the pilot values from header symbol 0 (the whole-frame kernel's per-size tables)."""
+        lay = self.layout
+        if n < 1:
+            return 0, 0, np.zeros(0, np.int64), np.zeros((0, lay.n_pilot), np.complex128)
+        return n, n_ofdm, lay.payload_slot(n_ofdm, n), lay.pilots_complex(0, lay.n_header_symbols + n_ofdm)
 
     def _acquire(self, t0: int, P: complex) -> tuple[SyncResult | None, HeaderFields | None]:
         """Acquire the frame whose coarse start is ``t0`` (absolute) and decode its header:
@@ -421,7 +584,6 @@ class Demodulator:
     def _finish(self, fr: _Pending, final: bool) -> RxSemanticFrame:
         lay, sync = self.layout, fr.sync
         L, nh = lay.sym_len, lay.n_header_symbols
-        meta = fr.fields.meta()
         n = fr.fields.length
         pay_start = sync.t0 + lay.payload_start
         cut = min(self._total, fr.end)
@@ -446,7 +608,7 @@ class Demodulator:
         if self._has_bad(sync.t0, pay_start + n_av * L):
             self.stats.bad_frames += 1
             self._search = max(self._search, next_search if n_av == fr.n_ofdm else pay_start + n_av * L)
-            f = RxSemanticFrame.lost(meta, n, FrameStatus.BAD_SAMPLES, sync.snr_db)
+            f = RxSemanticFrame.lost(fr.fields.meta(), n, FrameStatus.BAD_SAMPLES, sync.snr_db)
             f.info.update(self._info(sync))
             return f
         if self._work.size < (nh + n_av) * lay.n_fft:
@@ -474,6 +636,7 @@ class Demodulator:
             phi, theta, pv = track_pilots(Yp, lay, sync, 0, offsets)
         inflation = pilot_error_ratio(Yp, lay, sync, phi, theta, pv)[nh:]
         symbols, noise_var, mask = equalise_payload(F, rot, lay, sync, nh, phi[nh:], theta[nh:], pv[nh:], inflation, fr.n_ofdm, n)
+        meta = fr.fields.meta()
         status = FrameStatus.OK if n_rx == fr.n_ofdm else FrameStatus.TRUNCATED
         if status is FrameStatus.OK:
             self.stats.frames_ok += 1
@@ -488,38 +651,26 @@ class Demodulator:
     def _finish_compiled(self, fr: _Pending, n_av: int, next_search: int) -> RxSemanticFrame:
         """:meth:`_finish` after the cut-short scan, as one compiled call
         (:func:`~semcom_ota.phy.kernels.finish_kernel`): ``n_av`` payload symbols available."""
-        lay, sync, cfg = self.layout, fr.sync, self.cfg
-        L, N, nh = lay.sym_len, lay.n_fft, lay.n_header_symbols
+        lay, sync = self.layout, fr.sync
+        N, nh = lay.n_fft, lay.n_header_symbols
         n = fr.fields.length
         count = nh + n_av
         if self._rot.size < count:
             self._rot = np.empty(max(count, 2 * self._rot.size), np.complex64)
-        F = self._work[: count * N].reshape(count, N)
         symbols = np.empty(n, np.complex64)
         noise_var = np.empty(n, np.float32)
         mask = np.empty(n, np.bool_)
         start = sync.t0 + lay.header_start + lay.cp_len
         w = 2.0 * np.pi * sync.cfo / N
-        syn = self.synchroniser
         n_rx, inflation = finish_kernel(
-            self._buf, start - self._base, nh, n_av, L, N, w, w * float(start - sync.phase_ref), syn.fft_tw,
-            syn.fft_rev, lay.used_idx, lay.pilot_idx, lay.pilots_complex(0, nh + fr.n_ofdm), lay.pilot_pos,
-            lay.pilot_f, lay.pilot_gaps, lay.pilot, cfg.sro_window, cfg.cpe_window, sync.h, sync.h_err_var,
-            float(sync.noise_var), lay.data_idx, lay.data, lay.data_pos, lay.payload_slot(fr.n_ofdm, n), n, F,
-            self._rot, symbols, noise_var, mask,
+            self._buf, start - self._base, nh, n_av, w, w * (start - sync.phase_ref),
+            lay.pilots_complex(0, nh + fr.n_ofdm), sync.h, sync.h_err_var, sync.noise_var,
+            lay.payload_slot(fr.n_ofdm, n), n, self._work[: count * N].reshape(count, N), self._rot, symbols,
+            noise_var, mask, *self._finish_args,
         )  # fmt: skip
+        L = lay.sym_len
         pay_start = sync.t0 + lay.payload_start
         if n_rx < fr.n_ofdm and next_search == fr.end:
             next_search = pay_start + n_rx * L
         self._search = max(self._search, next_search)
-        if n_rx == fr.n_ofdm:
-            status = FrameStatus.OK
-            self.stats.frames_ok += 1
-        else:
-            status = FrameStatus.TRUNCATED
-            self.stats.truncated += 1
-        f = RxSemanticFrame(symbols, mask, noise_var, sync.snr_db, fr.fields.meta(), status)
-        f.info.update(self._info(sync))
-        f.info["ofdm_symbols_received"] = int(n_rx)
-        f.info["noise_var_inflation"] = float(inflation)
-        return f
+        return self._emit(sync, fr.fields, n_rx, fr.n_ofdm, inflation, symbols, noise_var, mask)

@@ -148,6 +148,26 @@ def fields_from_word(word: int) -> HeaderFields:
     return HeaderFields(**vals)
 
 
+_FIELD_SHIFTS = {}
+_shift = HEADER_BITS
+for _name, _width in _FIELDS:
+    _shift -= _width
+    _FIELD_SHIFTS[_name] = (_shift, (1 << _width) - 1)
+
+
+def meta_from_word(word: int) -> FrameMeta:
+    """``fields_from_word(word).meta()`` without the intermediate fields (the receiver's per-frame path)."""
+    word = int(word)
+    S = _FIELD_SHIFTS
+    return FrameMeta(
+        codec_id=(word >> S["codec_id"][0]) & S["codec_id"][1],
+        seq=(word >> S["seq"][0]) & S["seq"][1],
+        snr_db=SNR_MIN_DB + SNR_STEP_DB * ((word >> S["snr_idx"][0]) & S["snr_idx"][1]),
+        n_tiers=max((word >> S["n_tiers"][0]) & S["n_tiers"][1], 1),
+        flags=(word >> S["flags"][0]) & S["flags"][1],
+    )
+
+
 def header_decode_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tables of the compiled header decoder (:func:`~semcom_ota.phy.kernels.header_decode_kernel`):
     :func:`_hard_decode_matrix` for the header's codeword length, the CRC check matrix and

@@ -863,9 +863,9 @@ def _windows_fft(buf, s0, count, sym_len, n_fft, w, phase0, offsets, tw, rev, F,
 
 @numba.njit(**_JIT)
 def finish_kernel(
-    buf, s0, nh, n_av, sym_len, n_fft, w, phase0, tw, rev, used_idx, pilot_idx, pil, pilot_pos,
-    pilot_f, dk, pilot_bins, sro_window, cpe_window, h, herr, noise_var, data_idx, data_bins, data_pos, slot,
-    n, F, rot, sym, nv, mask,
+    buf, s0, nh, n_av, w, phase0, pil, h, herr, noise_var, slot, n, F, rot, sym, nv, mask,
+    sym_len, n_fft, tw, rev, used_idx, pilot_idx, pilot_pos, pilot_f, dk, pilot_bins, sro_window, cpe_window,
+    data_idx, data_bins, data_pos,
 ):
     """Everything after the header for one frame, in one call: FFT of the ``nh`` header and ``n_av``
     available payload symbols (window of symbol 0 at ``buf[s0]``, CFO ``w`` rad/sample, ``phase0``
@@ -878,7 +878,8 @@ def finish_kernel(
 
     ``pil`` complex128 ``[≥ nh + n_av, P]`` pilot values from header symbol 0; ``h`` / ``herr`` the
     channel estimate on the used bins; ``F`` complex64 ``[≥ nh + n_av, n_fft]``, ``rot`` complex64
-    ``[≥ nh + n_av]`` workspaces. Returns ``(n_rx, inflation_mean)``: payload symbols received
+    ``[≥ nh + n_av]`` workspaces; the arguments from ``sym_len`` on are the layout's (fixed per
+    receiver). Returns ``(n_rx, inflation_mean)``: payload symbols received
     (live) and the mean noise-variance inflation over them (1.0 if none)."""
     count = nh + n_av
     no_off = np.zeros(0, np.int64)
@@ -958,3 +959,166 @@ def acquire_header_kernel(
     for j in range(n_coded):
         coded_out[j] = coded[j]
     return True, t1, cfo, rho, nv, e, status, word
+
+
+#: outcomes of :func:`frame_kernel`
+FRAME_NEED_HEADER = 0  # the header is not in the buffer yet (nothing acquired)
+FRAME_NOT_CONFIRMED = 1  # the preambles did not confirm a frame
+FRAME_HEADER = 2  # acquired, header decoded: the caller goes on (payload not finished here)
+FRAME_DONE = 3  # acquired, header valid, payload finished into the output arrays
+
+#: why :func:`frames_kernel` stopped
+FRAMES_FULL = 0  # its output arrays are full
+FRAMES_SAMPLES = 1  # the samples ahead are too few to go on (the caller waits or flushes)
+FRAMES_CROSSINGS = 2  # the cached coarse crossings end (the caller computes the next block)
+FRAMES_STEP = 3  # a candidate it cannot take whole (the caller takes it step by step)
+
+_HDR_VERSION_SHIFT, _HDR_LENGTH_SHIFT, _HDR_TIERS_SHIFT = 38, 16, 3
+
+
+@numba.njit(**_JIT)
+def frame_kernel(
+    buf, base, d1, hi, total, hdr_need, half, window, smooth, hits, vals, hit_lo, hit_hi, inframe_threshold, bad_any,
+    version, guess_n, guess_n_ofdm, guess_slot, guess_pil, payload_start, h_out, err_out, coded_out, work, rot,
+    sym, nv, mask, acq_args, hdr_args, fin_args,
+):
+    """One detected candidate, start to finish, in one call (positions relative to ``buf``, whose
+    first sample has the absolute index ``base``; ``total``: samples in ``buf``).
+
+    The Schmidl–Cox peak in ``[d1, hi)`` (:func:`sc_peak_kernel`, smoothing ``smooth``) gives
+    the coarse start ``t0``; then :func:`acquire_header_kernel`; then, only if the header passed
+    its CRC without soft decoding, is valid (``version``, ``n_tiers ≥ 1``), announces ``guess_n``
+    payload symbols (whose de-permutation table ``guess_slot`` and pilot values ``guess_pil`` the
+    caller passed: those of the previous frame's size), the whole payload plus ``hdr_need``
+    samples is in ``buf``, no bad sample is known (``bad_any`` False), the cached coarse crossings
+    (``hits``/``vals``, absolute starts, valid in ``[hit_lo, hit_hi)``) cover the payload and none there
+    exceeds ``inframe_threshold`` (no frame may cut this one short), :func:`finish_kernel` into
+    ``sym`` / ``nv`` / ``mask`` (``work``: complex64 workspace ``[≥ (nh + guess_n_ofdm)·n_fft]``,
+    ``rot`` ``[≥ nh + guess_n_ofdm]``). Otherwise the caller takes over from the outcome (the same
+    decisions as the step-by-step receiver).
+
+    ``acq_args``, ``hdr_args``, ``fin_args``: the static arguments of the acquisition, header and
+    payload kernels (tuples). Returns ``(outcome, t0, P, t1, cfo, rho, noise_var, energy,
+    status, word, n_rx, inflation)`` with ``outcome`` one of ``FRAME_*``."""
+    i, P = sc_peak_kernel(buf[d1 : hi + half + window - 1], half, window, smooth)
+    t0 = d1 + i
+    if t0 + hdr_need > total:
+        return FRAME_NEED_HEADER, t0, P, t0, 0.0, 0.0, 0.0, 0.0, -1, 0, 0, 1.0
+    (b1, cp_len, n, tw, rev, vthr, a_lo_idx, a_hi_idx, a_ref_conj, shifts, used_idx, b_conj, idft_path,
+     path_delays, min_conc, tap_thr, backoff, margin, D, G, atoms_h, gram_conj_n, norm_after_one, max_paths) = acq_args  # fmt: skip
+    (header_start, nh, sym_len, pilot_idx, pil_h, pilot_pos, data_idx, data_pos, fold, n_coded, dec_m, crc_m, crc_zero) = hdr_args  # fmt: skip
+    ok, t1, cfo, rho, nvar, e, status, word = acquire_header_kernel(
+        buf, t0, P.real, P.imag, b1, cp_len, n, tw, rev, vthr, a_lo_idx, a_hi_idx, a_ref_conj, shifts, used_idx,
+        b_conj, idft_path, path_delays, min_conc, tap_thr, backoff, margin, D, G, atoms_h, gram_conj_n,
+        norm_after_one, max_paths, header_start, nh, sym_len, pilot_idx, pil_h, pilot_pos, data_idx, data_pos,
+        fold, n_coded, dec_m, crc_m, crc_zero, h_out, err_out, coded_out,
+    )  # fmt: skip
+    if not ok:
+        return FRAME_NOT_CONFIRMED, t0, P, t1, cfo, rho, nvar, e, -1, 0, 0, 1.0
+    length = (word >> _HDR_LENGTH_SHIFT) & 0x3FFF
+    fine = (
+        status == 0
+        and (word >> _HDR_VERSION_SHIFT) & 0x3 == version
+        and (word >> _HDR_TIERS_SHIFT) & 0xF >= 1
+        and length == guess_n
+        and guess_n >= 1
+        and not bad_any
+    )
+    pay_start = t1 + payload_start
+    end = pay_start + guess_n_ofdm * sym_len
+    if not fine or end + hdr_need > total or pay_start + base < hit_lo or end + base > hit_hi:
+        return FRAME_HEADER, t0, P, t1, cfo, rho, nvar, e, status, word, 0, 1.0
+    k = np.searchsorted(hits, pay_start + base)
+    while k < hits.size and hits[k] < end + base:
+        if vals[k] > np.float32(inframe_threshold):
+            return FRAME_HEADER, t0, P, t1, cfo, rho, nvar, e, status, word, 0, 1.0
+        k += 1
+    start = t1 + header_start + cp_len
+    w = 2.0 * np.pi * cfo / n
+    (f_sym_len, f_n_fft, f_tw, f_rev, f_used_idx, f_pilot_idx, f_pilot_pos, f_pilot_f, f_dk, f_pilot_bins, f_sro,
+     f_cpe, f_data_idx, f_data_bins, f_data_pos) = fin_args  # fmt: skip
+    F = work[: (nh + guess_n_ofdm) * f_n_fft].reshape((nh + guess_n_ofdm, f_n_fft))
+    n_rx, inflation = finish_kernel(
+        buf, start, nh, guess_n_ofdm, w, w * (start - t0), guess_pil, h_out, err_out, nvar, guess_slot, guess_n, F,
+        rot, sym, nv, mask, f_sym_len, f_n_fft, f_tw, f_rev, f_used_idx, f_pilot_idx, f_pilot_pos, f_pilot_f, f_dk,
+        f_pilot_bins, f_sro, f_cpe, f_data_idx, f_data_bins, f_data_pos,
+    )  # fmt: skip
+    return FRAME_DONE, t0, P, t1, cfo, rho, nvar, e, status, word, n_rx, inflation
+
+
+@numba.njit(**_JIT)
+def frames_kernel(
+    buf, base, total, search, min_block, stride, peak_span, hdr_need, half, window, hits, vals, hit_lo, hit_hi,
+    inframe_threshold, bad_any, version, guess_n, guess_n_ofdm, guess_slot, guess_pil, payload_start, n_used,
+    work, rot, sym, nv, mask, rec_i, rec_f, coded, acq_args, hdr_args, fin_args,
+):
+    """Receive, one after the other, the frames that :func:`frame_kernel` can take start to
+    finish, beginning the search at ``search`` (relative to ``buf``, whose first sample has the
+    absolute index ``base``; ``total``: samples in ``buf``), the decisions those of the
+    step-by-step receiver. Stops before the first candidate it cannot take whole (the caller
+    takes that one step by step), when the cached coarse crossings (``hits``/``vals``, valid in
+    ``[hit_lo, hit_hi)``, absolute) or the samples run out, or after ``sym.shape[0]`` frames.
+
+    Frame ``k`` goes to ``sym[k]`` / ``nv[k]`` / ``mask[k]`` (``[max_frames, guess_n]``),
+    ``rec_i[k] = (t0, t1, header word, n_rx)`` (t0: coarse start, t1: synchronised start,
+    relative) and ``rec_f[k] = (cfo, rho, noise_var, snr_db, inflation)``. Returns ``(frames,
+    search, candidates, stop)``: frames received, where the search stands (relative), the
+    candidates examined (frames plus preambles not confirmed) and why it stopped (``FRAMES_*``)."""
+    max_frames = sym.shape[0]
+    nu = n_used
+    h = np.empty(nu, np.complex128)
+    err = np.empty(nu, np.float64)
+    n_fft = fin_args[1]
+    done = 0
+    candidates = 0
+    stop = FRAMES_FULL
+    last = total - half - window  # last start with a full metric window
+    while done < max_frames:
+        start = max(search, 0)
+        if total - start < min_block + half + window or start > last:
+            stop = FRAMES_SAMPLES
+            break
+        a = start + base
+        if a < hit_lo or a >= hit_hi:
+            stop = FRAMES_CROSSINGS
+            break
+        lim = min(last + 1 + base, hit_hi)
+        k = np.searchsorted(hits, a)
+        if k >= hits.size or hits[k] >= lim:
+            stop = FRAMES_CROSSINGS if lim < last + 1 + base else FRAMES_SAMPLES
+            break
+        d1 = max(hits[k] - base - stride, 0)
+        if d1 + peak_span > last + 1:
+            stop = FRAMES_SAMPLES
+            break
+        hi = min(d1 + peak_span, total - half - window + 1)
+        outcome, t0, P, t1, cfo, rho, nvar, e, status, word, n_rx, inflation = frame_kernel(
+            buf, base, d1, hi, total, hdr_need, half, window, stride + 1, hits, vals, hit_lo, hit_hi,
+            inframe_threshold, bad_any, version, guess_n, guess_n_ofdm, guess_slot, guess_pil, payload_start, h,
+            err, coded, work, rot, sym[done], nv[done], mask[done], acq_args, hdr_args, fin_args,
+        )  # fmt: skip
+        if outcome == FRAME_NOT_CONFIRMED:
+            candidates += 1
+            search = t0 + half
+            continue
+        if outcome != FRAME_DONE:
+            stop = FRAMES_STEP
+            break
+        candidates += 1
+        pay_start = t1 + payload_start
+        if n_rx == guess_n_ofdm:
+            search = max(search, pay_start + guess_n_ofdm * fin_args[0])
+        else:
+            search = max(search, pay_start + n_rx * fin_args[0])
+        sig = e / nu - nvar / 2.0
+        rec_i[done, 0] = t0
+        rec_i[done, 1] = t1
+        rec_i[done, 2] = word
+        rec_i[done, 3] = n_rx
+        rec_f[done, 0] = cfo
+        rec_f[done, 1] = rho
+        rec_f[done, 2] = nvar
+        rec_f[done, 3] = 10.0 * math.log10(max(sig, 1e-12 * nvar) / nvar * nu / n_fft)
+        rec_f[done, 4] = inflation
+        done += 1
+    return done, search, candidates, stop
