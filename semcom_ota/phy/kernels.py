@@ -511,11 +511,23 @@ def drift_offsets_kernel(theta, n_fft):
 # -------------------------------------------------------------------------------------------------
 # small FFTs (preambles, header): radix-2, complex128, one row at a time
 def fft_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Twiddles ``exp(-2πj k/n)`` (complex128 ``[n/2]``) and the bit-reversal permutation (int64
-    ``[n]``) of a radix-2 FFT of size ``n`` (a power of two)."""
+    """Tables of :func:`_fft_row` for size ``n`` (a power of two): for a power of four, radix-4
+    twiddles (``w^k, w^2k, w^3k`` per butterfly and stage, complex128 ``[n-1]``) and the base-4
+    digit reversal (int64 ``[n]``); otherwise radix-2 twiddles ``exp(-2πj k/n)`` (complex128
+    ``[n/2]``) and the bit reversal."""
     if n < 2 or n & (n - 1):
         raise ValueError(f"n={n}: expected a power of two >= 2")
     bits = n.bit_length() - 1
+    if bits % 2 == 0:  # radix 4
+        digits = bits // 2
+        rev = np.array([int(np.base_repr(i, 4).zfill(digits)[::-1], 4) for i in range(n)], np.int64)
+        parts = []
+        size = 4
+        while size <= n:
+            w = np.exp(-2j * np.pi * np.arange(size // 4) / size)
+            parts.append(np.stack([w, w**2, w**3], axis=1).reshape(-1))
+            size *= 4
+        return np.concatenate(parts), rev
     rev = np.array([int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)], np.int64)
     tw = np.exp(-2j * np.pi * np.arange(n // 2) / n)
     return tw, rev
@@ -523,7 +535,8 @@ def fft_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 @numba.njit(**_JIT)
 def _fft_row(x, tw, rev):
-    """In-place FFT of complex128 ``x`` ``[n]`` (``n`` a power of two; tables from :func:`fft_tables`)."""
+    """In-place FFT of complex128 ``x`` ``[n]`` (``n`` a power of two; tables from
+    :func:`fft_tables`: radix 4 when ``n`` is a power of four, else radix 2)."""
     n = x.size
     for i in range(n):
         j = rev[i]
@@ -531,6 +544,30 @@ def _fft_row(x, tw, rev):
             t = x[i]
             x[i] = x[j]
             x[j] = t
+    if tw.size == n - 1 and n >= 4:  # radix-4 tables
+        size = 4
+        off = 0
+        while size <= n:
+            q = size // 4
+            for start in range(0, n, size):
+                for k in range(q):
+                    i0 = start + k
+                    a0 = x[i0]
+                    a1 = x[i0 + q] * tw[off + 3 * k]
+                    a2 = x[i0 + 2 * q] * tw[off + 3 * k + 1]
+                    a3 = x[i0 + 3 * q] * tw[off + 3 * k + 2]
+                    b0 = a0 + a2
+                    b1 = a0 - a2
+                    b2 = a1 + a3
+                    d = a1 - a3
+                    b3 = complex(d.imag, -d.real)  # -j·(a1 - a3)
+                    x[i0] = b0 + b2
+                    x[i0 + q] = b1 + b3
+                    x[i0 + 2 * q] = b0 - b2
+                    x[i0 + 3 * q] = b1 - b3
+            off += 3 * q
+            size *= 4
+        return
     size = 2
     while size <= n:
         half = size // 2
@@ -578,7 +615,7 @@ def header_decode_kernel(
     its error variance on the used bins. Returns ``status`` (0: codeword with a valid CRC, 1:
     codeword, CRC failed, 2: not a codeword, run the Viterbi decoder on ``coded``), the 40-bit
     information word and ``coded`` float64 ``[n_coded]`` (combined LLRs)."""
-    n = tw.size * 2
+    n = rev.size
     nd = data_idx.size
     P = pilot_idx.size
     hp2 = 0.0
@@ -647,7 +684,7 @@ def channel_fit_kernel(H_ls, ls_var, D, G, atoms_h, gram_conj_n, norm_after_one,
     j = 0
     best = -1.0
     for a in range(n_atoms):
-        v = abs(c0[a])
+        v = c0[a].real * c0[a].real + c0[a].imag * c0[a].imag  # |c0|² (same arg-max as |c0|)
         if v > best:
             best, j = v, a
     rn = 1.0 / math.sqrt(n)
@@ -671,8 +708,8 @@ def channel_fit_kernel(H_ls, ls_var, D, G, atoms_h, gram_conj_n, norm_after_one,
         j = 0
         best = -1.0
         for a in range(n_atoms):
-            g = abs(corr[a])
-            g = g * g / max(norm[a], floor)
+            c = corr[a]
+            g = (c.real * c.real + c.imag * c.imag) / max(norm[a], floor)
             if g > best:
                 best, j = g, a
         if best < thr:
@@ -695,8 +732,7 @@ def channel_fit_kernel(H_ls, ls_var, D, G, atoms_h, gram_conj_n, norm_after_one,
         for a in range(n_atoms):
             r = R[K, a]
             corr[a] -= b[K] * np.conj(r)
-            m = abs(r)
-            norm[a] -= m * m
+            norm[a] -= r.real * r.real + r.imag * r.imag
         norm[j] = np.inf
         K += 1
     h = np.zeros(n, np.complex128)
@@ -741,7 +777,7 @@ def _b_ffts(buf, a, n, w, d, tw, rev, used_idx, X1, X2, Y):
 @numba.njit(**_JIT)
 def acquire_kernel(
     buf, t0, Pr, Pi, b1, cp_len, n, tw, rev, verify_threshold, a_lo_idx, a_hi_idx, a_ref_conj, shifts,
-    used_idx, b_conj, idft_path, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
+    used_idx, b_conj, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
     D, G, atoms_h, gram_conj_n, norm_after_one, max_paths,
 ):
     """Compiled :meth:`semcom_ota.phy.sync.Synchroniser.synchronise` (``t0`` relative to ``buf``;
@@ -791,15 +827,21 @@ def acquire_kernel(
     H = np.empty(nu, np.complex128)
     for i in range(nu):
         H[i] = Y[i] * (0.5 * b_conj[i])
+    # impulse response at the searched delays: one inverse FFT of the zero-filled estimate
+    # (ifft(x) = conj(fft(conj(x))) / n; the reference: a matrix-vector product)
+    for i in range(n):
+        X2[i] = 0
+    for i in range(nu):
+        X2[used_idx[i]] = np.conj(H[i])
+    _fft_row(X2, tw, rev)
     n_path = path_delays.size
     p = np.empty(n_path, np.float64)
     tot = 0.0
     pmax = 0.0
+    scale = 1.0 / (n * n)
     for k in range(n_path):
-        acc = 0j
-        for i in range(nu):
-            acc += idft_path[k, i] * H[i]
-        v = acc.real * acc.real + acc.imag * acc.imag
+        acc = X2[path_delays[k] % n]
+        v = (acc.real * acc.real + acc.imag * acc.imag) * scale
         p[k] = v
         tot += v
         pmax = max(pmax, v)
@@ -930,7 +972,7 @@ def finish_kernel(
 @numba.njit(**_JIT)
 def acquire_header_kernel(
     buf, t0, Pr, Pi, b1, cp_len, n, tw, rev, verify_threshold, a_lo_idx, a_hi_idx, a_ref_conj, shifts,
-    used_idx, b_conj, idft_path, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
+    used_idx, b_conj, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
     D, G, atoms_h, gram_conj_n, norm_after_one, max_paths,
     header_start, nh, sym_len, pilot_idx, pil, pilot_pos, data_idx, data_pos, fold, n_coded, dec_m, crc_m, crc_zero,
     h_out, err_out, coded_out,
@@ -942,7 +984,7 @@ def acquire_header_kernel(
     :func:`header_decode_kernel`; -1 when not ``ok``)."""
     ok, t1, cfo, rho, nv, e, h, err = acquire_kernel(
         buf, t0, Pr, Pi, b1, cp_len, n, tw, rev, verify_threshold, a_lo_idx, a_hi_idx, a_ref_conj, shifts,
-        used_idx, b_conj, idft_path, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
+        used_idx, b_conj, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
         D, G, atoms_h, gram_conj_n, norm_after_one, max_paths,
     )  # fmt: skip
     if not ok:
@@ -1004,12 +1046,12 @@ def frame_kernel(
     t0 = d1 + i
     if t0 + hdr_need > total:
         return FRAME_NEED_HEADER, t0, P, t0, 0.0, 0.0, 0.0, 0.0, -1, 0, 0, 1.0
-    (b1, cp_len, n, tw, rev, vthr, a_lo_idx, a_hi_idx, a_ref_conj, shifts, used_idx, b_conj, idft_path,
+    (b1, cp_len, n, tw, rev, vthr, a_lo_idx, a_hi_idx, a_ref_conj, shifts, used_idx, b_conj,
      path_delays, min_conc, tap_thr, backoff, margin, D, G, atoms_h, gram_conj_n, norm_after_one, max_paths) = acq_args  # fmt: skip
     (header_start, nh, sym_len, pilot_idx, pil_h, pilot_pos, data_idx, data_pos, fold, n_coded, dec_m, crc_m, crc_zero) = hdr_args  # fmt: skip
     ok, t1, cfo, rho, nvar, e, status, word = acquire_header_kernel(
         buf, t0, P.real, P.imag, b1, cp_len, n, tw, rev, vthr, a_lo_idx, a_hi_idx, a_ref_conj, shifts, used_idx,
-        b_conj, idft_path, path_delays, min_conc, tap_thr, backoff, margin, D, G, atoms_h, gram_conj_n,
+        b_conj, path_delays, min_conc, tap_thr, backoff, margin, D, G, atoms_h, gram_conj_n,
         norm_after_one, max_paths, header_start, nh, sym_len, pilot_idx, pil_h, pilot_pos, data_idx, data_pos,
         fold, n_coded, dec_m, crc_m, crc_zero, h_out, err_out, coded_out,
     )  # fmt: skip

@@ -197,7 +197,7 @@ class Synchroniser:
         #: arguments of the compiled acquisition after ``(buf, t0, P.real, P.imag)``
         self.acquire_args = (
             layout.b1_start, layout.cp_len, N, self.fft_tw, self.fft_rev, cfg.verify_threshold, self.a_lo_idx,
-            self.a_hi_idx, self.a_ref_conj_1d, self.shifts, layout.used_idx, self.b_conj, self.idft_path,
+            self.a_hi_idx, self.a_ref_conj_1d, self.shifts, layout.used_idx, self.b_conj,
             self.path_delays_i64, self.min_concentration, cfg.tap_threshold, cfg.timing_backoff, self.margin,
             self.atoms, self.gram, self.atoms_h, self.gram_conj_n, self.norm_after_one, self.max_paths,
         )  # fmt: skip

@@ -19,9 +19,11 @@ from semcom_ota.phy.equalise import (
 )
 from semcom_ota.phy.header import fields_from_word
 from semcom_ota.phy.kernels import (
+    _fft_row,
     _median,
     channel_fit_kernel,
     drift_offsets_kernel,
+    fft_tables,
     first_hit_kernel,
     header_decode_kernel,
     live_symbols_kernel,
@@ -147,6 +149,20 @@ def test_small_kernels_match_numpy(rng):
     for n in (1, 2, 3, 4, 7, 10, 169, 170):  # the common-phase window's median (ties included)
         for a in (rng.standard_normal(n), rng.integers(0, 3, n).astype(np.float64)):
             assert _median(a.copy()) == np.median(a)
+
+
+@pytest.mark.parametrize("n", [2, 4, 8, 16, 32, 64, 128, 256])
+def test_small_fft_matches_numpy(rng, n):
+    """Radix 4 for powers of four, radix 2 otherwise: both equal np.fft.fft."""
+    tw, rev = fft_tables(n)
+    assert tw.size == (n - 1 if (n.bit_length() - 1) % 2 == 0 else n // 2)
+    for _ in range(3):
+        x = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+        y = x.copy()
+        _fft_row(y, tw, rev)
+        _close(y, np.fft.fft(x), 1e-12)
+    with pytest.raises(ValueError, match="power of two"):
+        fft_tables(48)
 
 
 def test_live_symbols_kernel_finds_the_last_live_symbol(rng):
