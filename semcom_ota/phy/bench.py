@@ -137,19 +137,16 @@ def measure_ours(packet_bytes: int, total_samples: int, snr_db: float, repeats: 
 RX_STAGES = (
     ("semcom_ota.phy.demodulator", "Demodulator.feed"),
     ("semcom_ota.phy.demodulator", "Demodulator._process"),
+    ("semcom_ota.phy.demodulator", "Demodulator._run_frames"),
+    ("semcom_ota.phy.demodulator", "frames_kernel"),
     ("semcom_ota.phy.demodulator", "Demodulator._first_hit"),
-    ("semcom_ota.phy.demodulator", "Demodulator._peak"),
-    ("semcom_ota.phy.demodulator", "Demodulator._decode_header"),
-    ("semcom_ota.phy.demodulator", "Demodulator._finish"),
     ("semcom_ota.phy.demodulator", "coarse_detect"),
-    ("semcom_ota.phy.demodulator", "ofdm_demodulate"),
-    ("semcom_ota.phy.demodulator", "live_symbols_kernel"),
-    ("semcom_ota.phy.demodulator", "pilots_received_kernel"),
-    ("semcom_ota.phy.demodulator", "track_pilots"),
-    ("semcom_ota.phy.demodulator", "equalise_payload"),
-    ("semcom_ota.phy.demodulator", "pilot_error_ratio"),
-    ("semcom_ota.phy.equalise", "_fft_rows"),
-    ("semcom_ota.phy.sync", "Synchroniser.synchronise"),
+    ("semcom_ota.phy.demodulator", "Demodulator._candidate"),
+    ("semcom_ota.phy.demodulator", "frame_kernel"),
+    ("semcom_ota.phy.demodulator", "Demodulator._finish"),
+    ("semcom_ota.phy.demodulator", "finish_kernel"),
+    ("semcom_ota.phy.demodulator", "RxSemanticFrame"),
+    ("semcom_ota.phy.demodulator", "meta_from_word"),
 )
 
 
