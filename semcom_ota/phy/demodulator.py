@@ -134,10 +134,11 @@ class Demodulator:
     ``rho`` (B1/B2 correlation).
     """
 
-    #: run each frame's acquisition + header and its payload stages as one compiled call each
-    #: (:func:`~semcom_ota.phy.kernels.acquire_header_kernel`, :func:`~semcom_ota.phy.kernels.finish_kernel`;
-    #: power-of-two FFT sizes). False: the same stages one call at a time (the path the whole-frame
-    #: kernels are tested against, and the one whose stages can be replaced in tests).
+    #: receive through the whole-frame kernels (power-of-two FFT sizes): many frames per call
+    #: (:func:`~semcom_ota.phy.kernels.frames_kernel`), one candidate per call
+    #: (:func:`~semcom_ota.phy.kernels.frame_kernel`), else acquisition + header and payload as one
+    #: call each. False: the same stages one call at a time (the path the whole-frame kernels are
+    #: tested against, and the one whose stages can be replaced in tests).
     frame_kernels: bool = True
 
     def __init__(self, cfg: PhyConfig | None = None) -> None:
@@ -507,7 +508,8 @@ class Demodulator:
             self.stats.truncated += 1
         if fields.length != self._guess[0]:  # the next frame probably has this size too
             self._guess = self._frame_tables(fields.length, n_ofdm)
-        self._batch = self._compiled
+        else:  # two frames of one size in a row: worth trying many per call again
+            self._batch = self._compiled
         f = RxSemanticFrame(symbols, mask, noise_var, sync.snr_db, fields.meta(), status, self._info(sync))
         f.info["ofdm_symbols_received"] = n_rx
         f.info["noise_var_inflation"] = inflation

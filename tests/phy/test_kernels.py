@@ -263,7 +263,7 @@ def test_whole_frame_kernels_match_the_step_by_step_receiver(rng, make_frame, ch
     cfg = PhyConfig(sample_rate_hz=FS)
     mod = Modulator(cfg)
     parts = []
-    for n in (60, 400, 400, 400, 400, 3000, 700, 700, 700):  # repeated sizes: the batched path
+    for n in (60,) + (400,) * 7 + (3000,) + (700,) * 5:  # repeated sizes: the batched path
         parts.append(mod.modulate(make_frame(rng, n)))
     cut = mod.modulate(make_frame(rng, 2000))
     parts.append(cut[: cut.size // 2])  # the next frame starts inside this payload
@@ -287,7 +287,7 @@ def test_whole_frame_kernels_match_the_step_by_step_receiver(rng, make_frame, ch
         dm.frames_kernel = kernel
     ref, ref_stats = _receive(y, False, 7000)
     assert stats == ref_stats
-    assert len(got) == len(ref) >= 11
+    assert len(got) == len(ref) >= 15
     if ch.snr_db >= 12:
         assert sum(batched) >= 3  # the many-frames-per-call kernel took some of them
     for g, r in zip(got, ref):
