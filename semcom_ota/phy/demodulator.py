@@ -24,6 +24,7 @@ from semcom_ota.phy.header import (
     hard_decode,
     header_decode_tables,
     meta_from_word,
+    trellis_signs,
     unpack_header,
     viterbi_decode,
 )
@@ -166,7 +167,7 @@ class Demodulator:
         #: arguments of the compiled header decoder inside acquire_header_kernel
         self._hdr_args = (
             lay.header_start, lay.n_header_symbols, lay.sym_len, lay.pilot_idx, self._hdr_pilots, lay.pilot_pos,
-            lay.data_idx, lay.data_pos, lay.header_fold, HEADER_CODED_BITS, *self._hdr_tables,
+            lay.data_idx, lay.data_pos, lay.header_fold, HEADER_CODED_BITS, *self._hdr_tables, trellis_signs(),
         )  # fmt: skip
         self._coded = np.empty(HEADER_CODED_BITS, np.float64)
         #: the layout's arguments of finish_kernel (after the per-frame ones)
@@ -546,12 +547,13 @@ class Demodulator:
 
     @staticmethod
     def _header_fields(status: int, word: int, coded: np.ndarray) -> HeaderFields | None:
-        """Header fields from the compiled decoder's ``(status, word, coded)`` (status 2: the hard
-        decisions were not a codeword, so the Viterbi decoder runs on the combined LLRs ``coded``);
-        ``None`` if the CRC fails or the fields are not a valid header."""
-        if status == 0:
+        """Header fields from the compiled decoder's ``(status, word, coded)`` (status 0 / 3: CRC
+        passed after hard / soft decoding; 1 / 4: failed; 2: the hard decisions were not a
+        codeword, so the Viterbi decoder runs here on the combined LLRs ``coded``); ``None`` if the
+        CRC fails or the fields are not a valid header."""
+        if status == 0 or status == 3:
             f = fields_from_word(int(word))
-        elif status == 1:
+        elif status == 1 or status == 4:
             f = None
         else:  # channel errors: soft decoding
             f = unpack_header(viterbi_decode(coded))

@@ -211,6 +211,13 @@ def _trellis() -> tuple[np.ndarray, np.ndarray]:
 _SIGNS, _NEXT = _trellis()
 
 
+def trellis_signs() -> np.ndarray:
+    """float64 ``[2, 64, 2]``: the code bits (as ±1) on the branch into state ``s`` from its
+    predecessor ``which`` (0: ``s >> 1``, 1: ``(s >> 1) | 32``), for the compiled Viterbi decoder
+    (:func:`semcom_ota.phy.kernels.viterbi_kernel`); shared, do not modify."""
+    return _SIGNS
+
+
 @lru_cache(maxsize=8)
 def _g0_inverse(n: int) -> np.ndarray:
     """First ``n`` coefficients of ``1 / g0(D)`` over GF(2) (``g0`` has a constant term 1)."""

@@ -651,19 +651,62 @@ def header_decode_kernel(
     for c in range(n_check):
         if v[c]:
             return 2, 0, coded
-    info = v[n_check:]
+    ok, word = _header_crc(v[n_check:], crc_m, crc_zero)
+    return (0 if ok else 1), word, coded
+
+
+@numba.njit(**_JIT)
+def _header_crc(bits, crc_m, crc_zero):
+    """CRC check of the 56 decoded header bits (uint8) as :func:`semcom_ota.phy.header.unpack_header`
+    does it (``bits · crc_m + crc_zero`` even in the 16 check columns); returns ``(ok, word)``, the
+    40-bit information word (0 if the check fails)."""
     for c in range(crc_m.shape[1] - 1):
         s = 0.0
-        for j in range(info.size):
-            if info[j]:
+        for j in range(bits.size):
+            if bits[j]:
                 s += crc_m[j, c]
         if int(s + crc_zero[c]) % 2:
-            return 1, 0, coded
+            return False, 0
     word = 0
-    for j in range(info.size):
-        if info[j]:
+    for j in range(bits.size):
+        if bits[j]:
             word += int(crc_m[j, crc_m.shape[1] - 1])
-    return 0, word, coded
+    return True, word
+
+
+@numba.njit(**_JIT)
+def viterbi_kernel(llr, signs):
+    """Compiled :func:`semcom_ota.phy.header.viterbi_decode` (same add-compare-select, ties to the
+    first predecessor, same traceback): ``llr`` float64 ``[2T]``, ``signs`` float64 ``[2, 64, 2]``
+    (the header module's trellis outputs as ±1); returns uint8 ``[T - 6]``."""
+    T = llr.size // 2
+    n_states = signs.shape[1]
+    top = n_states // 2
+    pm = np.full(n_states, -1e30)
+    pm[0] = 0.0
+    nxt = np.empty(n_states)
+    dec = np.empty((T, n_states), np.bool_)
+    for t in range(T):
+        l0 = llr[2 * t]
+        l1 = llr[2 * t + 1]
+        for st in range(n_states):
+            p0 = st >> 1
+            c0 = pm[p0] + (l0 * signs[0, st, 0] + l1 * signs[0, st, 1])
+            c1 = pm[p0 | top] + (l0 * signs[1, st, 0] + l1 * signs[1, st, 1])
+            d = c1 > c0
+            dec[t, st] = d
+            nxt[st] = c1 if d else c0
+        for st in range(n_states):
+            pm[st] = nxt[st]
+    k = 0
+    while (1 << k) < n_states:
+        k += 1
+    bits = np.empty(T, np.uint8)
+    st = 0
+    for t in range(T - 1, -1, -1):
+        bits[t] = st & 1
+        st = (st >> 1) | (int(dec[t, st]) << (k - 1))
+    return bits[: T - k]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -975,13 +1018,15 @@ def acquire_header_kernel(
     used_idx, b_conj, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
     D, G, atoms_h, gram_conj_n, norm_after_one, max_paths,
     header_start, nh, sym_len, pilot_idx, pil, pilot_pos, data_idx, data_pos, fold, n_coded, dec_m, crc_m, crc_zero,
-    h_out, err_out, coded_out,
+    signs, h_out, err_out, coded_out,
 ):
     """:func:`acquire_kernel` then, if the frame is confirmed, :func:`header_decode_kernel` on its
-    header, in one call. The channel estimate, its error variance and the combined header LLRs are
-    written to ``h_out`` / ``err_out`` (``[n_used]``) and ``coded_out`` (``[n_coded]``). Returns
-    ``(ok, t0, cfo, rho, noise_var, energy, status, word)`` (``status`` as in
-    :func:`header_decode_kernel`; -1 when not ``ok``)."""
+    header and, where the hard decisions are not a codeword, :func:`viterbi_kernel` (``signs``: its
+    trellis table) with the CRC check, in one call. The channel estimate, its error variance and
+    the combined header LLRs are written to ``h_out`` / ``err_out`` (``[n_used]``) and
+    ``coded_out`` (``[n_coded]``). Returns ``(ok, t0, cfo, rho, noise_var, energy, status, word)``:
+    ``status`` 0 / 1 as in :func:`header_decode_kernel` (hard decisions: CRC passed / failed),
+    3 / 4 the same after soft decoding; -1 when not ``ok``."""
     ok, t1, cfo, rho, nv, e, h, err = acquire_kernel(
         buf, t0, Pr, Pi, b1, cp_len, n, tw, rev, verify_threshold, a_lo_idx, a_hi_idx, a_ref_conj, shifts,
         used_idx, b_conj, path_delays, min_concentration, tap_threshold, timing_backoff, margin,
@@ -1000,6 +1045,9 @@ def acquire_header_kernel(
     )  # fmt: skip
     for j in range(n_coded):
         coded_out[j] = coded[j]
+    if status == 2:  # channel errors: soft decoding
+        crc_ok, word = _header_crc(viterbi_kernel(coded, signs), crc_m, crc_zero)
+        status = 3 if crc_ok else 4
     return True, t1, cfo, rho, nv, e, status, word
 
 
@@ -1029,7 +1077,7 @@ def frame_kernel(
 
     The Schmidl–Cox peak in ``[d1, hi)`` (:func:`sc_peak_kernel`, smoothing ``smooth``) gives
     the coarse start ``t0``; then :func:`acquire_header_kernel`; then, only if the header passed
-    its CRC without soft decoding, is valid (``version``, ``n_tiers ≥ 1``), announces ``guess_n``
+    its CRC (hard or soft decoded), is valid (``version``, ``n_tiers ≥ 1``), announces ``guess_n``
     payload symbols (whose de-permutation table ``guess_slot`` and pilot values ``guess_pil`` the
     caller passed: those of the previous frame's size), the whole payload plus ``hdr_need``
     samples is in ``buf``, no bad sample is known (``bad_any`` False), the cached coarse crossings
@@ -1048,18 +1096,19 @@ def frame_kernel(
         return FRAME_NEED_HEADER, t0, P, t0, 0.0, 0.0, 0.0, 0.0, -1, 0, 0, 1.0
     (b1, cp_len, n, tw, rev, vthr, a_lo_idx, a_hi_idx, a_ref_conj, shifts, used_idx, b_conj,
      path_delays, min_conc, tap_thr, backoff, margin, D, G, atoms_h, gram_conj_n, norm_after_one, max_paths) = acq_args  # fmt: skip
-    (header_start, nh, sym_len, pilot_idx, pil_h, pilot_pos, data_idx, data_pos, fold, n_coded, dec_m, crc_m, crc_zero) = hdr_args  # fmt: skip
+    (header_start, nh, sym_len, pilot_idx, pil_h, pilot_pos, data_idx, data_pos, fold, n_coded, dec_m, crc_m, crc_zero,
+     signs) = hdr_args  # fmt: skip
     ok, t1, cfo, rho, nvar, e, status, word = acquire_header_kernel(
         buf, t0, P.real, P.imag, b1, cp_len, n, tw, rev, vthr, a_lo_idx, a_hi_idx, a_ref_conj, shifts, used_idx,
         b_conj, path_delays, min_conc, tap_thr, backoff, margin, D, G, atoms_h, gram_conj_n,
         norm_after_one, max_paths, header_start, nh, sym_len, pilot_idx, pil_h, pilot_pos, data_idx, data_pos,
-        fold, n_coded, dec_m, crc_m, crc_zero, h_out, err_out, coded_out,
+        fold, n_coded, dec_m, crc_m, crc_zero, signs, h_out, err_out, coded_out,
     )  # fmt: skip
     if not ok:
         return FRAME_NOT_CONFIRMED, t0, P, t1, cfo, rho, nvar, e, -1, 0, 0, 1.0
     length = (word >> _HDR_LENGTH_SHIFT) & 0x3FFF
     fine = (
-        status == 0
+        (status == 0 or status == 3)
         and (word >> _HDR_VERSION_SHIFT) & 0x3 == version
         and (word >> _HDR_TIERS_SHIFT) & 0xF >= 1
         and length == guess_n

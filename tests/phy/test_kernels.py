@@ -29,6 +29,7 @@ from semcom_ota.phy.kernels import (
     live_symbols_kernel,
     pilots_received_kernel,
     sc_peak_kernel,
+    viterbi_kernel,
 )
 from semcom_ota.phy.sync import Synchroniser, coarse_detect, coarse_detect_numpy, sc_window, schmidl_cox
 
@@ -252,12 +253,16 @@ def _receive(y, frame_kernels, chunk):
     return out + d.flush(), d.stats
 
 
-@pytest.mark.parametrize("ch", CHANNELS + [ChannelConfig(snr_db=25.0, sample_rate_hz=FS, sro_ppm=400.0)])
+@pytest.mark.parametrize(
+    "ch",
+    CHANNELS + [ChannelConfig(snr_db=25.0, sample_rate_hz=FS, sro_ppm=400.0), ChannelConfig(snr_db=2.0, sample_rate_hz=FS)],
+)
 def test_whole_frame_kernels_match_the_step_by_step_receiver(rng, make_frame, ch):
     """acquire_header_kernel + finish_kernel give the frames of the one-stage-per-call path: same
     statuses, timing, header, masks; symbols and noise variances within float rounding. The
     stream has short and long frames, a frame cut short by the next one and a burst that falls
-    silent; the 400 ppm channel moves the FFT windows (sampling-offset re-timing)."""
+    silent; the 400 ppm channel moves the FFT windows (sampling-offset re-timing); at 2 dB many
+    headers need soft decoding (compiled Viterbi vs the NumPy one) and some fail."""
     import semcom_ota.phy.demodulator as dm
 
     cfg = PhyConfig(sample_rate_hz=FS)
@@ -301,6 +306,20 @@ def test_whole_frame_kernels_match_the_step_by_step_receiver(rng, make_frame, ch
         assert g.snr_db == pytest.approx(r.snr_db, rel=1e-6, abs=1e-9)
         if "noise_var_inflation" in r.info:
             assert g.info["noise_var_inflation"] == pytest.approx(r.info["noise_var_inflation"], rel=1e-5)
+
+
+def test_viterbi_kernel_matches_the_numpy_decoder(rng):
+    from semcom_ota.phy.header import conv_encode, trellis_signs, viterbi_decode
+
+    for trial in range(40):
+        bits = rng.integers(0, 2, 56).astype(np.uint8)
+        llr = 4.0 * (1.0 - 2.0 * conv_encode(bits)) + rng.normal(0.0, [0.5, 2.0, 4.0, 8.0][trial % 4], 124)
+        if trial == 0:
+            llr[:] = 0.0  # all ties
+        got = viterbi_kernel(llr, trellis_signs())
+        np.testing.assert_array_equal(got, viterbi_decode(llr))
+        if trial % 4 == 0 and trial:
+            np.testing.assert_array_equal(got, bits)  # weak noise: decoded exactly
 
 
 def test_profiled_stages_exist():
