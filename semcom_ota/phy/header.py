@@ -153,18 +153,22 @@ _shift = HEADER_BITS
 for _name, _width in _FIELDS:
     _shift -= _width
     _FIELD_SHIFTS[_name] = (_shift, (1 << _width) - 1)
+_CODEC_SH, _CODEC_M = _FIELD_SHIFTS["codec_id"]
+_SEQ_SH, _SEQ_M = _FIELD_SHIFTS["seq"]
+_SNR_SH, _SNR_M = _FIELD_SHIFTS["snr_idx"]
+_TIERS_SH, _TIERS_M = _FIELD_SHIFTS["n_tiers"]
+_FLAGS_SH, _FLAGS_M = _FIELD_SHIFTS["flags"]
 
 
 def meta_from_word(word: int) -> FrameMeta:
     """``fields_from_word(word).meta()`` without the intermediate fields (the receiver's per-frame path)."""
     word = int(word)
-    S = _FIELD_SHIFTS
     return FrameMeta(
-        codec_id=(word >> S["codec_id"][0]) & S["codec_id"][1],
-        seq=(word >> S["seq"][0]) & S["seq"][1],
-        snr_db=SNR_MIN_DB + SNR_STEP_DB * ((word >> S["snr_idx"][0]) & S["snr_idx"][1]),
-        n_tiers=max((word >> S["n_tiers"][0]) & S["n_tiers"][1], 1),
-        flags=(word >> S["flags"][0]) & S["flags"][1],
+        codec_id=(word >> _CODEC_SH) & _CODEC_M,
+        seq=(word >> _SEQ_SH) & _SEQ_M,
+        snr_db=SNR_MIN_DB + SNR_STEP_DB * ((word >> _SNR_SH) & _SNR_M),
+        n_tiers=max((word >> _TIERS_SH) & _TIERS_M, 1),
+        flags=(word >> _FLAGS_SH) & _FLAGS_M,
     )
 
 

@@ -9,6 +9,8 @@ from semcom_ota.phy import Demodulator, Modulator, PhyConfig
 from semcom_ota.phy.header import (
     conv_encode,
     crc16,
+    fields_from_word,
+    meta_from_word,
     pack_header,
     snr_from_index,
     snr_to_index,
@@ -41,6 +43,12 @@ def test_crc_rejects_every_single_and_random_multi_bit_error(rng):
         b = bits ^ (rng.random(bits.size) < 0.1).astype(np.uint8)
         if not np.array_equal(b, bits):
             assert unpack_header(b) is None
+
+
+def test_meta_from_word_equals_the_fields_meta(rng):
+    for _ in range(500):
+        word = int(rng.integers(0, 1 << 40))
+        assert meta_from_word(word) == fields_from_word(word).meta()
 
 
 def test_header_field_limits():
