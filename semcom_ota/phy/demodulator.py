@@ -32,7 +32,6 @@ from semcom_ota.phy.kernels import (
     FRAME_DONE,
     FRAME_NEED_HEADER,
     FRAMES_CROSSINGS,
-    FRAMES_FULL,
     FRAME_NOT_CONFIRMED,
     acquire_header_kernel,
     drift_offsets_kernel,
@@ -407,10 +406,7 @@ class Demodulator:
         n, n_ofdm, slot, pil = self._guess
         nh = lay.n_header_symbols
         count = nh + n_ofdm
-        if self._work.size < count * lay.n_fft:
-            self._work = np.empty(max(count * lay.n_fft, 2 * self._work.size), np.complex64)
-        if self._rot.size < count:
-            self._rot = np.empty(max(count, 2 * self._rot.size), np.complex64)
+        self._reserve(count)
         nu = lay.n_used
         h = np.empty(nu, np.complex128)
         err = np.empty(nu, np.float64)
@@ -443,6 +439,15 @@ class Demodulator:
         self._search = max(self._search, end if n_rx == n_ofdm else pay_start + n_rx * lay.sym_len)
         return t0, P, res, fields, self._emit(res, fields, n_rx, n_ofdm, inflation, symbols, noise_var, mask)
 
+    def _reserve(self, count: int) -> None:
+        """Grow the reused workspaces (FFT windows ``_work``, CFO phasors ``_rot``) to hold
+        ``count`` OFDM symbols (amortised doubling)."""
+        N = self.layout.n_fft
+        if self._work.size < count * N:
+            self._work = np.empty(max(count * N, 2 * self._work.size), np.complex64)
+        if self._rot.size < count:
+            self._rot = np.empty(max(count, 2 * self._rot.size), np.complex64)
+
     def _run_frames(self) -> list[RxSemanticFrame]:
         """Receive the frames ahead that :func:`~semcom_ota.phy.kernels.frames_kernel` can take
         whole (the expected size, nothing unusual), many per call; stops before the first it
@@ -451,10 +456,7 @@ class Demodulator:
         n, n_ofdm, slot, pil = self._guess
         base = self._base
         count = lay.n_header_symbols + n_ofdm
-        if self._work.size < count * lay.n_fft:
-            self._work = np.empty(max(count * lay.n_fft, 2 * self._work.size), np.complex64)
-        if self._rot.size < count:
-            self._rot = np.empty(max(count, 2 * self._rot.size), np.complex64)
+        self._reserve(count)
         span = lay.payload_start + n_ofdm * lay.sym_len  # samples per frame, at least
         m = min((self._total - max(self._search, base)) // span + 1, 1024)
         symbols = np.empty((m, n), np.complex64)
@@ -477,7 +479,7 @@ class Demodulator:
             self._search = max(self._search, search + base)
             st.candidates += candidates
             done += k
-            if stop == FRAMES_FULL or stop != FRAMES_CROSSINGS:
+            if stop != FRAMES_CROSSINGS:  # full, out of samples, or a candidate for the step path
                 break
             # the crossings of the next block (as _first_hit would compute them), then go on
             start = max(self._search, base)
@@ -620,8 +622,7 @@ class Demodulator:
             f = RxSemanticFrame.lost(fr.fields.meta(), n, FrameStatus.BAD_SAMPLES, sync.snr_db)
             f.info.update(self._info(sync))
             return f
-        if self._work.size < (nh + n_av) * lay.n_fft:
-            self._work = np.empty(max((nh + n_av) * lay.n_fft, 2 * self._work.size), np.complex64)
+        self._reserve(nh + n_av)
         if self._compiled and fr.n_ofdm <= self.fused_max_ofdm:
             return self._finish_compiled(fr, n_av, next_search)
         F, rot = ofdm_demodulate(self._buf, self._base, lay, sync, 0, nh + n_av, out=self._work)
@@ -664,8 +665,6 @@ class Demodulator:
         N, nh = lay.n_fft, lay.n_header_symbols
         n = fr.fields.length
         count = nh + n_av
-        if self._rot.size < count:
-            self._rot = np.empty(max(count, 2 * self._rot.size), np.complex64)
         symbols = np.empty(n, np.complex64)
         noise_var = np.empty(n, np.float32)
         mask = np.empty(n, np.bool_)
