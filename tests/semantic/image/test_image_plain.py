@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +16,6 @@ from semcom_ota.semantic.image.model import ImageJSCC, PlainJSCC, build_image_mo
 
 ROOT = Path(__file__).resolve().parents[3]
 PLAIN_CARD = ROOT / "models" / "image_semantic_plain.yaml"
-
-
-def _train_script():
-    spec = importlib.util.spec_from_file_location("train_image_script", ROOT / "scripts" / "train_image.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_shapes_power_and_full_convolution():
@@ -77,21 +69,22 @@ def test_codec_emits_channel_major_prefixes_with_tiers_per_channel():
 
 
 def test_training_loop_logs_validation_and_resumes(tmp_path):
-    """scripts/train_image.py's plain loop on a tiny net: validation curve, checkpoint, resume."""
-    mod = _train_script()
+    """The plain training loop (semcom_ota.train.image_plain) on a tiny net: validation curve, checkpoint, resume."""
+    from semcom_ota.train import image_plain as mod
+
     rng = np.random.default_rng(0)
     photos = [rng.integers(0, 256, (40, 48, 3), dtype=np.uint8) for _ in range(2)]
     kw = dict(arch="plain", width=8, n_complex=4, group=1, batch=4, crop=16, channels=("awgn", "rayleigh"),
               channel_probs=(0.5, 0.5), p_side_both=0.0, p_side_enc_only=0.0, ckpt_every=10, val_every=10)
     val = np.stack([p[:16, :16] for p in photos])
-    res, curve = mod.train_plain(mod.TrainConfig(steps=20, **kw), photos, val, tmp_path / "c.pt")
+    res, curve = mod.train_plain(mod.ImageArchTrainConfig(steps=20, **kw), photos, val, tmp_path / "c.pt")
     assert res.steps == 20 and [c["step"] for c in curve] == [0, 10, 20]
     assert all(5.0 < c["val_awgn_10db"] < 40.0 and 5.0 < c["val_rayleigh_10db"] < 40.0 for c in curve)
-    res2, curve2 = mod.train_plain(mod.TrainConfig(steps=30, **kw), photos, val, tmp_path / "c.pt")
+    res2, curve2 = mod.train_plain(mod.ImageArchTrainConfig(steps=30, **kw), photos, val, tmp_path / "c.pt")
     assert res2.steps == 30 and [c["step"] for c in curve2] == [0, 10, 20, 30]
     assert curve2[-1]["cpu_s"] >= curve[-1]["cpu_s"]
     with pytest.raises(ValueError, match="side-image"):
-        mod.train_plain(mod.TrainConfig(steps=1, **{**kw, "p_side_both": 0.3}), photos, val, None)
+        mod.train_plain(mod.ImageArchTrainConfig(steps=1, **{**kw, "p_side_both": 0.3}), photos, val, None)
 
 
 @pytest.mark.skipif(not PLAIN_CARD.is_file(), reason="models/image_semantic_plain.yaml not shipped")
