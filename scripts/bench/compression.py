@@ -38,11 +38,16 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--repeats", type=int, default=30)
-    ap.add_argument("--distill-steps", type=int, default=150)
+    ap.add_argument("--distill-steps", type=int, default=None, help="MiniLM pruned candidates: distillation steps "
+                    "(default budget.DISTILL_STEPS)")
+    ap.add_argument("--distill-lr", type=float, default=None, help="MiniLM pruned candidates: learning rate (default budget.DISTILL_LR)")
+    ap.add_argument("--candidates", default=None, help="comma list: measure only these candidates (the first is the baseline "
+                    "of the ratios; default all)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--model", default="minilm", choices=["minilm", "image", "task", "teacher", "conv", "all"])
     ap.add_argument("--n-eval", type=int, default=10000, help="Fashion-MNIST test images for the task accuracy")
-    ap.add_argument("--conv-distill-steps", type=int, default=300)
+    ap.add_argument("--conv-distill-steps", type=int, default=None, help="conv pruned candidates: distillation steps "
+                    "(default conv_candidates.CONV_DISTILL_STEPS)")
     ap.add_argument("--rounds", type=int, default=10, help="round-robin latency rounds")
     ap.add_argument("--int8-recipe", default=None, help="MiniLM int8 recipe of the candidates (default: quantize.DEFAULT_LAM_RECIPE)")
     ap.add_argument("--int8-recipes", default=None, help="MiniLM: also build ort-int8 with these recipes (comma list, or 'all')")
@@ -60,6 +65,17 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results if len(models) > 1 else results[models[0]], indent=1))
     return 0
+
+
+def _selected(names, wanted: str | None) -> list[str]:
+    """``names`` filtered by the ``--candidates`` comma list (all when ``None``); an unknown name is an error."""
+    if wanted is None:
+        return list(names)
+    picked = [w.strip() for w in wanted.split(",") if w.strip()]
+    bad = [w for w in picked if w not in names]
+    if bad:
+        raise SystemExit(f"--candidates {bad}: expected names from {list(names)}")
+    return [n for n in names if n in picked]
 
 
 TARGETS = {"size_x": 3.5, "speed_x": 2.0, "psnr_db": 0.3, "accuracy": 0.01, "similarity": 0.01}
@@ -80,8 +96,9 @@ def bench_conv(model: str, args) -> list[dict] | None:
         return None
     with tempfile.TemporaryDirectory() as work:
         t0 = time.perf_counter()
+        kw = {} if args.conv_distill_steps is None else {"distill_steps": args.conv_distill_steps}
         builder = C.conv_candidates(model, Path(work), device=args.device, threads=args.threads, repeats=args.repeats,
-                                    distill_steps=args.conv_distill_steps, n_eval=args.n_eval)
+                                    n_eval=args.n_eval, **kw)
         what = (f"{len(builder.test_crops)} TEST crops 128x128, k/n=1/{3 * 128 * 128 // builder.budget}" if model == "image"
                 else f"{len(builder.test_images)} Fashion-MNIST TEST images, 64 symbols")
         import yaml
@@ -93,7 +110,7 @@ def bench_conv(model: str, args) -> list[dict] | None:
               f"thread(s), device {args.device}, quality at {C.EVAL_SNR_DB:g} dB AWGN on {what}")
         print(C.HEADER)
         rows = []
-        for name in builder.names:  # the v2 ResNet teacher has no pruned candidates
+        for name in _selected(builder.names, args.candidates):  # the v2 ResNet teacher has no pruned candidates
             m = builder.build(name)
             rows.append(m)
             print(C.row(m), flush=True)
@@ -186,14 +203,15 @@ def bench_minilm(args) -> list[dict]:
         raise SystemExit(f"--int8-recipe(s) {bad}: expected names from {list(LAM_RECIPES)} (or 'all')")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
+        distill = {k: v for k, v in {"distill_steps": args.distill_steps, "distill_lr": args.distill_lr}.items() if v is not None}
         builder = B.minilm_builder(Path(work), device=args.device, threads=args.threads, repeats=args.repeats,
-                                   distill_steps=args.distill_steps, int8_recipe=args.int8_recipe)
+                                   int8_recipe=args.int8_recipe, **distill)
         print(f"LAM encoder compression, {args.threads} thread(s), device {args.device}, int8 recipe {args.int8_recipe}, "
               f"{len(builder.evalset.sentences)} test sentences, {len(builder.evalset.pairs)} test paraphrase pairs; "
               f"sim@5dB = text codec output through the AWGN twin at {builder.channel_snr_db:g} dB with the candidate as its LAM")
         print(MINILM_HEADER)
         rows = []
-        names = [n for n in B.CANDIDATES if not (args.skip_pruned and n.startswith("pruned"))]
+        names = [n for n in _selected(B.CANDIDATES, args.candidates) if not (args.skip_pruned and n.startswith("pruned"))]
         for name in names:
             m = builder.build(name)
             rows.append(m)

@@ -41,8 +41,10 @@ from semcom_ota.semantic.compress.quantize import DEFAULT_LAM_RECIPE, LAM_RECIPE
 
 log = logging.getLogger(__name__)
 
-CANDIDATES = ("torch-fp32", "ort-fp32", "ort-int8", "pruned-int8", "pruned-small-int8")
-PRUNE_PLANS = {"pruned-int8": (4, 8, 0.75), "pruned-small-int8": (3, 6, 0.5)}
+CANDIDATES = ("torch-fp32", "ort-fp32", "ort-int8", "pruned-layer-int8", "pruned-int8", "pruned-small-int8")
+# (transformer layers kept, attention heads kept per layer, FFN fraction kept), least pruned first
+PRUNE_PLANS = {"pruned-layer-int8": (5, 12, 1.0), "pruned-int8": (4, 8, 0.75), "pruned-small-int8": (3, 6, 0.5)}
+DISTILL_STEPS, DISTILL_LR = 600, 1e-4  # batches of 32 TRAIN sentences; constant AdamW learning rate
 
 
 @dataclass
@@ -152,13 +154,15 @@ class CandidateBuilder:
     """Builds and measures the candidates of one LAM encoder in ``work_dir``."""
 
     def __init__(self, lam, evalset: EvalSet, calibration: Sequence[str], distill_texts: Sequence[str], work_dir: Path,
-                 device: str = "cpu", threads: int = 1, repeats: int = 20, distill_steps: int = 150, seq_len: int = 32,
+                 device: str = "cpu", threads: int = 1, repeats: int = 20, distill_steps: int = DISTILL_STEPS,
+                 distill_lr: float = DISTILL_LR, seq_len: int = 32,
                  int8_recipe: str = DEFAULT_LAM_RECIPE, codec_card: str | Path | None = None, channel_snr_db: float = 5.0) -> None:
         if int8_recipe not in LAM_RECIPES:
             raise ValueError(f"int8_recipe={int8_recipe!r}: expected one of {list(LAM_RECIPES)}")
         self.lam, self.evalset, self.calibration, self.distill_texts = lam, evalset, list(calibration), list(distill_texts)
         self.work_dir, self.device, self.threads, self.repeats = Path(work_dir), device, threads, repeats
-        self.distill_steps, self.seq_len, self.int8_recipe, self.channel_snr_db = distill_steps, seq_len, int8_recipe, channel_snr_db
+        self.distill_steps, self.distill_lr = distill_steps, distill_lr
+        self.seq_len, self.int8_recipe, self.channel_snr_db = seq_len, int8_recipe, channel_snr_db
         self.codec = None
         if codec_card is not None:  # the text codec whose LAM encoder the candidates replace
             from semcom_ota.semantic.text.codec import TextSemanticCodec
@@ -228,7 +232,7 @@ class CandidateBuilder:
             return self._ort(name, out, {"int8_recipe": self.int8_recipe})
         layers, heads, ffn = PRUNE_PLANS[name]
         student = prune_ffn(prune_heads(prune_layers(model, layers), heads), ffn)
-        info = distill(student, model, tok, self.distill_texts, steps=self.distill_steps)
+        info = distill(student, model, tok, self.distill_texts, steps=self.distill_steps, lr=self.distill_lr)
         p32 = export_lam_onnx(student, self.work_dir / f"{name}_fp32.onnx")
         out = quantize_lam_int8(p32, self.work_dir / f"{name}.onnx", tok, self.calibration, self.int8_recipe)
         p32.unlink(missing_ok=True)
@@ -322,7 +326,8 @@ def load_compressed_encoder(card_path: str | Path, tokenizer, device: str = "cpu
 
 
 def minilm_builder(work_dir: Path, device: str = "cpu", threads: int = 1, n_eval: int = 256, repeats: int = 20,
-                   distill_steps: int = 150, lam_source: str | None = None, int8_recipe: str = DEFAULT_LAM_RECIPE,
+                   distill_steps: int = DISTILL_STEPS, distill_lr: float = DISTILL_LR, lam_source: str | None = None,
+                   int8_recipe: str = DEFAULT_LAM_RECIPE,
                    codec_card: str | Path | None = "models/text_semantic.yaml") -> CandidateBuilder:
     """The candidate builder for the LAM text encoder, with data from the project's loaders:
     calibration and distillation on WEB + fortunes TRAIN sentences, scoring on TEST sentences and
@@ -345,4 +350,5 @@ def minilm_builder(work_dir: Path, device: str = "cpu", threads: int = 1, n_eval
         codec_card = None
     return CandidateBuilder(lam, EvalSet(test, pairs, reference), calibration=train[:256], distill_texts=train,
                             work_dir=work_dir, device=device, threads=threads, repeats=repeats, distill_steps=distill_steps,
+                            distill_lr=distill_lr,
                             int8_recipe=int8_recipe, codec_card=codec_card)

@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[3]
 CONV_CANDIDATES = ("torch-fp32", "ort-fp32", "ort-int8", "pruned-int8", "pruned-small-int8")
 PRUNE_KEEP = {"pruned-int8": 0.75, "pruned-small-int8": 0.5}
+# distillation steps of a pruned encoder (image: batches of 16 random 64x64 TRAIN crops; 300 steps
+# left the image encoder's 75 % candidate 0.37 dB below fp32 at 5 dB, 3000 steps 0.18 dB)
+CONV_DISTILL_STEPS = 3000
 #: compressible conv models -> default codec model card
 CONV_MODELS = {"image": ROOT / "models" / "image_semantic.yaml", "task": ROOT / "models" / "task_fmnist.yaml",
                "teacher": ROOT / "models" / "teacher_jscc.yaml"}
@@ -103,7 +106,7 @@ class _ConvCandidates:
     first_conv_fp32 = False  # leave the first convolution (and the image input) in float
 
     def __init__(self, codec, work_dir: Path, device: str = "cpu", threads: int = 1, repeats: int = 20,
-                 distill_steps: int = 300) -> None:
+                 distill_steps: int = CONV_DISTILL_STEPS) -> None:
         self.codec, self.work_dir, self.device, self.threads = codec, Path(work_dir), device, threads
         self.repeats, self.distill_steps = repeats, distill_steps
         self.work_dir.mkdir(parents=True, exist_ok=True)

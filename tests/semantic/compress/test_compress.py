@@ -196,6 +196,19 @@ def test_picker_meets_a_size_budget_with_least_compression(builder):
 
 
 @pytest.mark.slow
+def test_picker_reaches_the_least_pruned_candidate_when_int8_alone_is_too_big(builder):
+    """A budget just under the int8 encoder's size: the next candidate is one layer fewer (5 of 6), every
+    head and FFN channel kept, distilled, int8 — smaller, and still a working encoder."""
+    int8 = builder.build("ort-int8")
+    chosen, measured = B.pick_least_compression(builder, budget_ms=None, budget_mb=int8.size_mb - 0.5,
+                                                names=("ort-int8", "pruned-layer-int8", "pruned-int8"))
+    assert [m.name for m in measured] == ["ort-int8", "pruned-layer-int8"] and chosen is measured[1]
+    assert (chosen.extra["layers"], chosen.extra["heads"], chosen.extra["ffn_keep"]) == (5, 12, 1.0)
+    assert chosen.extra["distill"]["steps"] == builder.distill_steps
+    assert chosen.size_mb < int8.size_mb - 0.5 and chosen.cosine_to_fp32 > 0.5
+
+
+@pytest.mark.slow
 def test_picker_says_when_nothing_meets_the_budget_and_card_checks_the_file(builder, lam, tmp_path):
     chosen, measured = B.pick_least_compression(builder, budget_ms=1e-6, budget_mb=None, names=("ort-fp32",))
     assert chosen is None and len(measured) == 1
