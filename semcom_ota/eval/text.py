@@ -29,7 +29,7 @@ Schemes
 - ``hybrid``: per message, the transmitter picks LLM arithmetic coding + LDPC (codec_id 8) when its
   expected quality (the chosen MCS's success probability at the fed-back SNR - with the frame's cyclic
   repeat of coded bits chase-combined, :func:`semcom_ota.baselines.mcs.success_probability` - x the
-  fraction of the text that fits) is at least the semantic codec's expected similarity at that SNR,
+  MiniLM similarity of the prefix that fits to the whole message, :func:`prefix_similarities`) is at least the semantic codec's expected similarity at that SNR,
   else semantic+RAG (codec_id 6). The expectation (``hybrid_val_items`` > 0, the default) is
   semantic+RAG's mean similarity on that many *val* sentences at the same SNR, budget and knowledge-base
   condition (half of them in the local base), measured in the same run; with ``hybrid_val_items=0``
@@ -221,16 +221,38 @@ def ideal_separation_text(text: str, channel_uses: int, snr_db: float, channel: 
     return decompress_text(data, "brotli") if arrived else ""
 
 
-def hybrid_choice(q_semantic: float, digital_info: Sequence[dict]) -> np.ndarray:
+def hybrid_choice(q_semantic: float, digital_info: Sequence[dict], prefix_similarity: Sequence[float] | None = None) -> np.ndarray:
     """The hybrid's per-message decision from TX-side quantities only: True = send digital.
 
     ``digital_info``: the digital frames' TX extras (``success_prob`` of the chosen MCS at the fed-back
     SNR - the text codecs credit the frame's chase-combined cyclic repeat -, ``chars_sent``,
-    ``chars_total``); digital wins when ``success_prob * chars_sent / chars_total`` (its expected
-    delivered fraction) is at least ``q_semantic`` (semantic+RAG's expected similarity, from val).
+    ``chars_total``). Digital's expected similarity is ``success_prob * v``, where ``v`` is
+    ``prefix_similarity`` (per message: MiniLM similarity of the prefix that fits to the whole message,
+    see :func:`prefix_similarities`) or, without it, the fraction of characters that fit; digital wins
+    when that is at least ``q_semantic`` (semantic+RAG's expected similarity, from val).
     """
-    q = np.array([i["success_prob"] * i["chars_sent"] / max(i["chars_total"], 1) for i in digital_info])
+    frac = np.array([i["chars_sent"] / max(i["chars_total"], 1) for i in digital_info], float)
+    if prefix_similarity is not None:
+        if len(prefix_similarity) != len(digital_info):
+            raise ValueError(f"prefix_similarity: {len(prefix_similarity)} values for {len(digital_info)} messages")
+        frac = np.asarray(prefix_similarity, float)
+    q = np.array([i["success_prob"] for i in digital_info], float) * frac
     return q >= q_semantic
+
+
+def prefix_similarities(messages: Sequence[str], digital_info: Sequence[dict], lam) -> np.ndarray:
+    """Per message, the MiniLM similarity between the prefix a digital frame carries
+    (``message[:chars_sent]``) and the whole message: 1 where it fits whole, 0 where nothing fits.
+    A TX-side quantity (the transmitter holds the message and MiniLM, its semantic encoder), which
+    values a cut sentence by its meaning rather than by its share of characters."""
+    kept = [m[: i["chars_sent"]] for m, i in zip(messages, digital_info)]
+    out = np.array([1.0 if k == m else 0.0 for k, m in zip(kept, messages)])
+    cut = [j for j, (k, m) in enumerate(zip(kept, messages)) if k != m and k.strip()]
+    if cut:
+        a = lam.sentence_embeddings([kept[j] for j in cut])
+        b = lam.sentence_embeddings([messages[j] for j in cut])
+        out[cut] = np.clip(np.sum(a * b, axis=1), 0.0, 1.0)
+    return out
 
 
 class _Scorer:
@@ -426,7 +448,8 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
             for name in digital_names:  # rows under the name asked for ("digital" or its old name)
                 rows += _rows(name, cfg, snr, n, sc)
             if "hybrid-brotli" in schemes:
-                pick = hybrid_choice(q_sem, [i for _, i in sent])
+                info = [i for _, i in sent]
+                pick = hybrid_choice(q_sem, info, prefix_similarities(refs, info, lam))
                 rows += _rows("hybrid-brotli", cfg, snr, n, score([hd if p else hs for hd, hs, p in zip(hyps_d, out, pick)]))
                 rows.append(ResultRow("text", "hybrid-brotli", cfg.channel, float(snr), n, "digital_share",
                                       float(pick.mean()), len(pick)))
@@ -437,7 +460,8 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
             if "digital-llm" in schemes:
                 rows += _rows("digital-llm", cfg, snr, n, score(hyps_l))
             if "hybrid" in schemes:
-                pick = hybrid_choice(q_sem, [i for _, i in sent])
+                info = [i for _, i in sent]
+                pick = hybrid_choice(q_sem, info, prefix_similarities(refs, info, lam))
                 rows += _rows("hybrid", cfg, snr, n, score([hl if p else hs for hl, hs, p in zip(hyps_l, out, pick)]))
                 rows.append(ResultRow("text", "hybrid", cfg.channel, float(snr), n, "digital_share",
                                       float(pick.mean()), len(pick)))

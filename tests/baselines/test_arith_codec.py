@@ -103,6 +103,21 @@ def test_hybrid_choice_rule():
             {"success_prob": 0.99, "chars_sent": 3, "chars_total": 10},
             {"success_prob": 0.99, "chars_sent": 0, "chars_total": 0}]
     assert hybrid_choice(0.5, info).tolist() == [True, False, False, False]
+    # a cut message valued by the meaning of its prefix (0.9 similar) instead of its share of characters (0.3)
+    assert hybrid_choice(0.5, info, [1.0, 1.0, 0.9, 0.0]).tolist() == [True, False, True, False]
+    with pytest.raises(ValueError, match="prefix_similarity"):
+        hybrid_choice(0.5, info, [1.0])
+
+
+def test_prefix_similarity_values_a_cut_message_by_its_meaning():
+    from semcom_ota.eval.text import prefix_similarities
+    from semcom_ota.semantic.lam import load_lam
+
+    msgs = ["The shepherd counted his sheep twice before closing the gate at dusk.", "Short one.", "Nothing fits here."]
+    info = [{"chars_sent": 48}, {"chars_sent": 10}, {"chars_sent": 0}]
+    sim = prefix_similarities(msgs, info, load_lam())
+    assert sim[1] == 1.0 and sim[2] == 0.0
+    assert 48 / len(msgs[0]) < sim[0] < 1.0  # more than its share of characters, less than the whole
 
 
 def test_eval_text_cli_llm_rows(tmp_path, web_test):
