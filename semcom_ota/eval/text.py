@@ -29,12 +29,10 @@ Schemes
 - ``hybrid``: per message, the transmitter picks LLM arithmetic coding + LDPC (codec_id 8) when its
   expected quality (the chosen MCS's success probability at the fed-back SNR - with the frame's cyclic
   repeat of coded bits chase-combined, :func:`semcom_ota.baselines.mcs.success_probability` - x the
-  MiniLM similarity of the prefix that fits to the whole message, :func:`prefix_similarities`) is at
-  least the semantic codec's expected similarity for that message at that SNR, else semantic+RAG
-  (codec_id 6). The expectation (``hybrid_val_items`` > 0, the default) is semantic+RAG's similarity
-  on that many *val* sentences at the same SNR, budget and knowledge-base condition (half of them in
-  the local base), measured in the same run, averaged over the 25 val sentences nearest in length to
-  the message (:func:`length_matched_expectation`); with ``hybrid_val_items=0``
+  MiniLM similarity of the prefix that fits to the whole message, :func:`prefix_similarities`) is at least the semantic codec's expected similarity at that SNR,
+  else semantic+RAG (codec_id 6). The expectation (``hybrid_val_items`` > 0, the default) is
+  semantic+RAG's mean similarity on that many *val* sentences at the same SNR, budget and knowledge-base
+  condition (half of them in the local base), measured in the same run; with ``hybrid_val_items=0``
   it is the card's ``val_similarity`` (``models/text_rag.yaml``: the semantic codec *without* RAG at
   its full frame, which underestimates semantic+RAG). ``hybrid-brotli``: the same rule with
   Brotli + LDPC (codec_id 7) as the digital option.
@@ -223,8 +221,7 @@ def ideal_separation_text(text: str, channel_uses: int, snr_db: float, channel: 
     return decompress_text(data, "brotli") if arrived else ""
 
 
-def hybrid_choice(q_semantic: float | np.ndarray, digital_info: Sequence[dict],
-                  prefix_similarity: Sequence[float] | None = None) -> np.ndarray:
+def hybrid_choice(q_semantic: float, digital_info: Sequence[dict], prefix_similarity: Sequence[float] | None = None) -> np.ndarray:
     """The hybrid's per-message decision from TX-side quantities only: True = send digital.
 
     ``digital_info``: the digital frames' TX extras (``success_prob`` of the chosen MCS at the fed-back
@@ -232,8 +229,7 @@ def hybrid_choice(q_semantic: float | np.ndarray, digital_info: Sequence[dict],
     ``chars_total``). Digital's expected similarity is ``success_prob * v``, where ``v`` is
     ``prefix_similarity`` (per message: MiniLM similarity of the prefix that fits to the whole message,
     see :func:`prefix_similarities`) or, without it, the fraction of characters that fit; digital wins
-    when that is at least ``q_semantic`` (semantic+RAG's expected similarity, from val: one value, or
-    one per message, see :func:`length_matched_expectation`).
+    when that is at least ``q_semantic`` (semantic+RAG's expected similarity, from val).
     """
     frac = np.array([i["chars_sent"] / max(i["chars_total"], 1) for i in digital_info], float)
     if prefix_similarity is not None:
@@ -242,21 +238,6 @@ def hybrid_choice(q_semantic: float | np.ndarray, digital_info: Sequence[dict],
         frac = np.asarray(prefix_similarity, float)
     q = np.array([i["success_prob"] for i in digital_info], float) * frac
     return q >= q_semantic
-
-
-def length_matched_expectation(messages: Sequence[str], val_messages: Sequence[str], val_similarity: np.ndarray,
-                               k: int = 25) -> np.ndarray:
-    """Per message, the mean of ``val_similarity`` over the ``k`` val messages nearest in length
-    (characters): semantic+RAG's expected similarity for a message of that length (long messages
-    fare worse: more tokens share the frame's noise and RAG finds fewer exact matches). TX-side: the
-    transmitter knows the length of what it sends. Returns ``[len(messages)]`` floats."""
-    v = np.asarray(val_similarity, float)
-    if len(v) != len(val_messages) or len(v) == 0:
-        raise ValueError(f"val_similarity: {len(v)} values for {len(val_messages)} val messages (expected equal, > 0)")
-    vl = np.array([len(m) for m in val_messages], float)
-    k = min(k, len(v))
-    near = np.argsort(np.abs(np.array([len(m) for m in messages], float)[:, None] - vl[None, :]), axis=1, kind="stable")[:, :k]
-    return v[near].mean(axis=1)
 
 
 def prefix_similarities(messages: Sequence[str], digital_info: Sequence[dict], lam) -> np.ndarray:
@@ -451,10 +432,9 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
         rng = make_rng((cfg.seed + int(round(snr * 10))) % 2**31)  # negative SNRs too
         q_sem = expected_semantic_similarity(rcfg, cfg.channel, snr) if need_rag else None
         if need_val:
-            val_sim = val_score(rag_updated(val_kb, val_refs, *semantic_pass(val_refs, val_channel, snr)))[1]
+            q_sem = float(np.mean(val_score(rag_updated(val_kb, val_refs, *semantic_pass(val_refs, val_channel, snr)))[1]))
             rows.append(ResultRow("text", "hybrid:val-expectation", cfg.channel, float(snr), n, "similarity",
-                                  float(np.mean(val_sim)), len(val_refs)))
-            q_sem = length_matched_expectation(refs, val_refs, val_sim)
+                                  q_sem, len(val_refs)))
         from semcom_ota.baselines.schemes import DigitalTextScheme
 
         if "utf8+ldpc" in schemes:

@@ -109,17 +109,6 @@ def test_hybrid_choice_rule():
         hybrid_choice(0.5, info, [1.0])
 
 
-def test_length_matched_expectation_averages_the_nearest_val_lengths():
-    from semcom_ota.eval.text import length_matched_expectation
-
-    val = ["a" * n for n in (10, 20, 30, 100, 110, 120)]
-    sim = np.array([1.0, 0.9, 0.8, 0.5, 0.4, 0.3])
-    got = length_matched_expectation(["b" * 12, "b" * 115], val, sim, k=3)
-    np.testing.assert_allclose(got, [0.9, 0.4])  # short messages expect the short val sentences' similarity
-    with pytest.raises(ValueError, match="val_similarity"):
-        length_matched_expectation(["b"], val, sim[:2])
-
-
 def test_prefix_similarity_values_a_cut_message_by_its_meaning():
     from semcom_ota.eval.text import prefix_similarities
     from semcom_ota.semantic.lam import load_lam
