@@ -30,9 +30,9 @@ Schemes
   expected quality (the chosen MCS's success probability at the fed-back SNR - with the frame's cyclic
   repeat of coded bits chase-combined, :func:`semcom_ota.baselines.mcs.success_probability` - x the
   MiniLM similarity of the prefix that fits to the whole message, :func:`prefix_similarities`) is at
-  least the semantic codec's expected similarity at that SNR, else semantic+RAG (codec_id 6). The expectation (``hybrid_val_items`` > 0, the default) is
-  semantic+RAG's mean similarity on that many *val* sentences at the same SNR, budget and knowledge-base
-  condition (half of them in the local base), measured in the same run; with ``hybrid_val_items=0``
+  least the semantic codec's expected similarity at that SNR, else semantic+RAG (codec_id 6). The
+  expectation (``hybrid_val_items`` > 0, the default) is semantic+RAG's mean similarity on that many
+  *val* sentences at the same SNR, budget and knowledge-base condition (half of them in the local base), measured in the same run; with ``hybrid_val_items=0``
   it is the card's ``val_similarity`` (``models/text_rag.yaml``: the semantic codec *without* RAG at
   its full frame, which underestimates semantic+RAG). ``hybrid-brotli``: the same rule with
   Brotli + LDPC (codec_id 7) as the digital option.
