@@ -32,8 +32,8 @@ Schemes
   MiniLM similarity of the prefix that fits to the whole message, :func:`prefix_similarities`) is at
   least the semantic codec's expected similarity at that SNR, else semantic+RAG (codec_id 6). The
   expectation (``hybrid_val_items`` > 0, the default) is semantic+RAG's mean similarity on that many
-  *val* sentences at the same SNR, budget and knowledge-base condition (half of them in the local base), measured in the same run; with ``hybrid_val_items=0``
-  it is the card's ``val_similarity`` (``models/text_rag.yaml``: the semantic codec *without* RAG at
+  *val* sentences at the same SNR, budget and knowledge-base condition (half of them in the local
+  base), measured in the same run; with ``hybrid_val_items=0`` it is the card's ``val_similarity`` (``models/text_rag.yaml``: the semantic codec *without* RAG at
   its full frame, which underestimates semantic+RAG). ``hybrid-brotli``: the same rule with
   Brotli + LDPC (codec_id 7) as the digital option.
 - ``ideal-separation`` / ``ideal-separation-llm``: Brotli / LLM arithmetic coding at the rate of a
