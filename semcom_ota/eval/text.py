@@ -33,9 +33,9 @@ Schemes
   least the semantic codec's expected similarity at that SNR, else semantic+RAG (codec_id 6). The
   expectation (``hybrid_val_items`` > 0, the default) is semantic+RAG's mean similarity on that many
   *val* sentences at the same SNR, budget and knowledge-base condition (half of them in the local
-  base), measured in the same run; with ``hybrid_val_items=0`` it is the card's ``val_similarity`` (``models/text_rag.yaml``: the semantic codec *without* RAG at
-  its full frame, which underestimates semantic+RAG). ``hybrid-brotli``: the same rule with
-  Brotli + LDPC (codec_id 7) as the digital option.
+  base), measured in the same run; with ``hybrid_val_items=0`` it is the card's ``val_similarity``
+  (``models/text_rag.yaml``: the semantic codec *without* RAG at its full frame, which underestimates
+  semantic+RAG). ``hybrid-brotli``: the same rule with Brotli + LDPC (codec_id 7) as the digital option.
 - ``ideal-separation`` / ``ideal-separation-llm``: Brotli / LLM arithmetic coding at the rate of a
   capacity-achieving code (AWGN: the longest prefix that fits ``n log2(1+snr)`` bits; Rayleigh: the
   outage-optimal rate, delivered iff the fade supports it).
@@ -221,7 +221,8 @@ def ideal_separation_text(text: str, channel_uses: int, snr_db: float, channel: 
     return decompress_text(data, "brotli") if arrived else ""
 
 
-def hybrid_choice(q_semantic: float, digital_info: Sequence[dict], prefix_similarity: Sequence[float] | None = None) -> np.ndarray:
+def hybrid_choice(q_semantic: float, digital_info: Sequence[dict],
+                  prefix_similarity: Sequence[float] | None = None) -> np.ndarray:
     """The hybrid's per-message decision from TX-side quantities only: True = send digital.
 
     ``digital_info``: the digital frames' TX extras (``success_prob`` of the chosen MCS at the fed-back
