@@ -232,12 +232,13 @@ def hybrid_choice(q_semantic: float, digital_info: Sequence[dict],
     see :func:`prefix_similarities`) or, without it, the fraction of characters that fit; digital wins
     when that is at least ``q_semantic`` (semantic+RAG's expected similarity, from val).
     """
-    frac = np.array([i["chars_sent"] / max(i["chars_total"], 1) for i in digital_info], float)
-    if prefix_similarity is not None:
-        if len(prefix_similarity) != len(digital_info):
-            raise ValueError(f"prefix_similarity: {len(prefix_similarity)} values for {len(digital_info)} messages")
-        frac = np.asarray(prefix_similarity, float)
-    q = np.array([i["success_prob"] for i in digital_info], float) * frac
+    if prefix_similarity is None:
+        value = np.array([i["chars_sent"] / max(i["chars_total"], 1) for i in digital_info], float)
+    elif len(prefix_similarity) != len(digital_info):
+        raise ValueError(f"prefix_similarity: {len(prefix_similarity)} values for {len(digital_info)} messages")
+    else:
+        value = np.asarray(prefix_similarity, float)
+    q = np.array([i["success_prob"] for i in digital_info], float) * value
     return q >= q_semantic
 
 

@@ -270,16 +270,18 @@ def validate_text_codec(card_path: Path, corpora=("web", "fortunes", "kjv"), n_i
         ids, attn = codec.lam.tokenize(refs, codec.card.arch.max_tokens)
         y = table[torch.as_tensor(ids, dtype=torch.long)]
         valid = torch.as_tensor(attn).bool()
-        for ch in channels:
-            chan = SymbolChannel("twin", ch, seed)
-            for snr in snrs:
-                x = codec.encode_batch(refs, n, snr)
+        chans = {ch: SymbolChannel("twin", ch, seed) for ch in channels}  # one noise stream per channel
+        cells = {}
+        for snr in snrs:
+            x = codec.encode_batch(refs, n, snr)  # SNR-conditioned: once per SNR, shared by the channels
+            for ch, chan in chans.items():
                 rx, nv, m, se = chan(x, snr)
                 logp = codec.decode_logprobs(rx, nv, m, se)
                 hyp = codec.texts_from_logprobs(logp)
                 sub = float((logp.argmax(-1) == y)[valid].float().mean())
-                rows.append({"corpus": corpus, "channel": ch, "snr_db": float(snr), "n": len(refs),
-                             "similarity": float(similarity(hyp, refs, codec.lam).mean()),
-                             "bleu": float(np.mean([sentence_bleu(h, r) for h, r in zip(hyp, refs)])),
-                             "word_acc": float(token_accuracy(hyp, refs).mean()), "subword_acc": sub})
+                cells[ch, snr] = {"corpus": corpus, "channel": ch, "snr_db": float(snr), "n": len(refs),
+                                  "similarity": float(similarity(hyp, refs, codec.lam).mean()),
+                                  "bleu": float(np.mean([sentence_bleu(h, r) for h, r in zip(hyp, refs)])),
+                                  "word_acc": float(token_accuracy(hyp, refs).mean()), "subword_acc": sub}
+        rows += [cells[ch, snr] for ch in channels for snr in snrs]  # rows by channel, then SNR
     return rows
