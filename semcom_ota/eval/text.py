@@ -99,6 +99,7 @@ class TextEvalConfig:
     seed: int = 0
     llm: str = "gemma3-270m"  # next-token model of the LLM schemes ("gemma3-270m" or "byte-ngram")
     hybrid_val_items: int = 100  # val sentences measuring the hybrid's semantic expectation; 0 = the card's table
+    hybrid_rehearsal: int = 4  # TX twin draws per message predicting its semantic outcome; 0 = one value for all
     llm_weight: float | None = None  # LM weight of semantic+rag+llm; None = tuned on val (llm_val_items)
     llm_val_items: int = 50  # val sentences tuning llm_weight
     card: Path = DEFAULT_CARD
@@ -329,9 +330,12 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
         kb.add([s for s in older if s not in set(items)][: cfg.n_items])
         return kb
 
-    def semantic_pass(items: list[str], chan: SymbolChannel, snr: float) -> tuple[list[str], torch.Tensor]:
-        """Semantic frames of ``items`` over ``chan`` -> (decoded texts, log-probs)."""
+    def semantic_pass(items: list[str], chan: SymbolChannel, snr: float,
+                      keep: dict | None = None) -> tuple[list[str], torch.Tensor]:
+        """Semantic frames of ``items`` over ``chan`` -> (decoded texts, log-probs); ``keep["x"]``: the frames."""
         x = np.concatenate([codec.encode_batch(items[s:s + 64], n, snr) for s in range(0, len(items), 64)])
+        if keep is not None:
+            keep["x"] = x
         rx, nv, m, snr_est = chan(x, snr, codec)
         logp = torch.cat([codec.decode_logprobs(rx[s:s + 64], nv[s:s + 64], m[s:s + 64], snr_est[s:s + 64])
                           for s in range(0, len(items), 64)])
@@ -372,11 +376,18 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
         lkb = local_base(cfg.split, refs)
         rag_stale = RagDecoder(codec, {"local": lkb, "global": gkb}, rcfg)
     if need_val:  # the hybrid's semantic expectation, measured on val in the test condition
-        if cfg.split == "val":
-            raise ValueError("hybrid_val_items > 0 measures the hybrid's expectation on val: evaluate another split")
         val_refs = sample_sentences(cfg.corpus, "val", cfg.hybrid_val_items, cfg.seed)
+        if cfg.split == "val":  # development runs on val: the expectation comes from other val sentences
+            taken = set(refs)
+            pool = sample_sentences(cfg.corpus, "val", cfg.hybrid_val_items + len(refs), cfg.seed + 3)
+            val_refs = [s for s in pool if s not in taken][: cfg.hybrid_val_items]
         val_kb, val_score = local_base("val", val_refs), _Scorer(val_refs, lam)
         val_channel = SymbolChannel(cfg.link, cfg.channel, cfg.seed + 7919)
+        rehearsal = None
+        if cfg.hybrid_rehearsal > 0:
+            from semcom_ota.semantic.text.rehearsal import SemanticRehearsal
+
+            rehearsal = SemanticRehearsal(codec, gkb, rcfg, cfg.channel, cfg.hybrid_rehearsal, cfg.seed + 15485863)
     channel = SymbolChannel(cfg.link, cfg.channel, cfg.seed)
     score = _Scorer(refs, lam)
     if need_rescore:
@@ -405,7 +416,8 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
             log.info("semantic+rag+llm: LM weight %g (val: %s)", llm_w, llm_tuning)
     for snr in progress(list(cfg.snrs_db), desc=f"text eval {cfg.channel}", unit="snr"):
         if "semantic" in schemes or need_rag:
-            hyps, logp = semantic_pass(refs, channel, snr)
+            test_frames: dict = {}
+            hyps, logp = semantic_pass(refs, channel, snr, keep=test_frames)
             if "semantic" in schemes:
                 sc = score(hyps)
                 rows += _rows("semantic", cfg, snr, n, sc)
@@ -434,9 +446,19 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
         rng = make_rng((cfg.seed + int(round(snr * 10))) % 2**31)  # negative SNRs too
         q_sem = expected_semantic_similarity(rcfg, cfg.channel, snr) if need_rag else None
         if need_val:
-            q_sem = float(np.mean(val_score(rag_updated(val_kb, val_refs, *semantic_pass(val_refs, val_channel, snr)))[1]))
+            val_frames: dict = {}
+            q_val = float(np.mean(val_score(rag_updated(
+                val_kb, val_refs, *semantic_pass(val_refs, val_channel, snr, keep=val_frames)))[1]))
             rows.append(ResultRow("text", "hybrid:val-expectation", cfg.channel, float(snr), n, "similarity",
-                                  q_sem, len(val_refs)))
+                                  q_val, len(val_refs)))
+            q_sem = q_val
+            if rehearsal is not None:  # per message: the TX's own decodes, calibrated on val
+                from semcom_ota.semantic.text.rehearsal import calibrate
+
+                r_val = rehearsal(val_refs, n, snr, val_frames["x"])
+                q_sem = calibrate(rehearsal(refs, n, snr, test_frames["x"]), r_val, q_val)
+                rows.append(ResultRow("text", "hybrid:val-rehearsal", cfg.channel, float(snr), n, "similarity",
+                                      float(np.mean(r_val)), len(val_refs)))
         from semcom_ota.baselines.schemes import DigitalTextScheme
 
         if "utf8+ldpc" in schemes:

@@ -108,16 +108,26 @@ def test_hybrid_switches_to_llm_ac_where_it_delivers_more(llm_codec):
     assert not hybrid_choice(q_sem, [bare.encode(r, BUDGET, 6.0).meta.extra for r in refs]).any()
 
 
-def test_eval_hybrid_measures_its_semantic_expectation_on_val(llm_codec, tmp_path):
+@pytest.mark.parametrize("draws", [0, 2])
+def test_eval_hybrid_measures_its_semantic_expectation_on_val(llm_codec, tmp_path, draws):
     """The eval's hybrid measures semantic+RAG on val sentences (a row of its own) and, at 6 dB where
-    LLM-AC delivers, sends LLM-AC and scores at least as well as the better of the two."""
+    LLM-AC delivers, scores at least as well as the better of the two. With one expectation for every
+    message (``hybrid_rehearsal=0``) it sends every message by LLM-AC; with the TX rehearsal it may keep
+    the semantic codec for messages the TX decodes perfectly, and says what the rehearsal saw on val."""
     from semcom_ota.eval.text import TextEvalConfig, evaluate_text
 
     cfg = TextEvalConfig(snrs_db=(6.0,), budget=BUDGET, n_items=6, hybrid_val_items=6, global_size=100,
-                         schemes=("semantic+rag", "digital-llm", "hybrid"), llm="byte-ngram")
+                         schemes=("semantic+rag", "digital-llm", "hybrid"), llm="byte-ngram",
+                         hybrid_rehearsal=draws)
     rows = {(r.scheme, r.metric): r for r in evaluate_text(cfg)}
     exp = rows[("hybrid:val-expectation", "similarity")]
     assert exp.n_items == 6 and 0.0 < exp.value <= 1.0
-    assert rows[("hybrid", "digital_share")].value == 1.0
+    if draws:
+        reh = rows[("hybrid:val-rehearsal", "similarity")]
+        assert reh.n_items == 6 and 0.0 < reh.value <= 1.0
+        assert rows[("hybrid", "digital_share")].value >= 0.5
+    else:
+        assert ("hybrid:val-rehearsal", "similarity") not in rows
+        assert rows[("hybrid", "digital_share")].value == 1.0
     best = max(rows[("semantic+rag", "similarity")].value, rows[("digital-llm", "similarity")].value)
     assert rows[("hybrid", "similarity")].value >= best - 1e-9
