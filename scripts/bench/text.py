@@ -201,6 +201,10 @@ def main() -> None:
                     help="compare the base codec with its KJV fine-tune on KJV and fortunes test")
     ap.add_argument("--hybrid-val-items", type=int, default=100,
                     help="val sentences measuring the hybrid's semantic+RAG expectation (0: the RAG card's table)")
+    ap.add_argument("--hybrid-rehearsal", type=int, default=0,
+                    help="hybrid: twin draws per message of the TX rehearsal (0: one val expectation for all)")
+    ap.add_argument("--hybrid-margin", type=float, default=0.06,
+                    help="hybrid: similarity a message must gain to leave the scheme its SNR favours")
     ap.add_argument("--llm-weight", type=float, default=None,
                     help="semantic+rag+llm: LM weight (default: tuned on --llm-val-items val sentences)")
     ap.add_argument("--llm-val-items", type=int, default=50, help="semantic+rag+llm: val sentences tuning the LM weight")
@@ -222,7 +226,8 @@ def main() -> None:
     schemes = a.schemes.split(",") if a.schemes else default_schemes(a.llm)
     cfg = TextEvalConfig(corpus=a.corpus, channel=a.channel, snrs_db=[float(s) for s in a.snr_db.split(",")],
                          n_items=a.n_items, budget=a.budget, schemes=schemes, global_size=a.global_size, llm=a.llm,
-                         hybrid_val_items=a.hybrid_val_items, llm_weight=a.llm_weight, llm_val_items=a.llm_val_items,
+                         hybrid_val_items=a.hybrid_val_items,
+                         hybrid_rehearsal=a.hybrid_rehearsal, hybrid_margin=a.hybrid_margin, llm_weight=a.llm_weight, llm_val_items=a.llm_val_items,
                          card=ROOT / "models/text_semantic.yaml", rag_card=ROOT / "models/text_rag.yaml")
     rows = evaluate_text(cfg)
     print(f"text benchmark: corpus {a.corpus} test split, link twin, LLM {a.llm}, {time.time() - t:.0f} s "

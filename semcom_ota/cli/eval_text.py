@@ -27,6 +27,12 @@ def eval_text(
     llm_val_items: int = typer.Option(50, "--llm-val-items", min=1,
                                       help="semantic+rag+llm: val sentences that tune the LM weight."),
     global_size: int = typer.Option(5000, help="Global base: train sentences per corpus (web, kjv)."),
+    hybrid_rehearsal: int = typer.Option(0, "--hybrid-rehearsal", min=0,
+                                         help="hybrid: twin draws per message of the TX rehearsal predicting "
+                                              "the semantic codec's outcome (0: one val expectation for all)."),
+    hybrid_margin: float = typer.Option(0.06, "--hybrid-margin", min=0.0,
+                                        help="hybrid: similarity a message must gain to leave the scheme its "
+                                             "SNR favours (0: the larger expectation wins per message)."),
     card: Path = typer.Option(Path("models/text_semantic.yaml"), help="Model card of the text codec."),
     rag_card: Path = typer.Option(Path("models/text_rag.yaml"), help="RAG thresholds (tuned on val)."),
     seed: int = typer.Option(0),
@@ -42,7 +48,8 @@ def eval_text(
         raise typer.BadParameter(f"--schemes {bad}: expected some of {list(SCHEMES)}")
     cfg = TextEvalConfig(corpus=corpus, snrs_db=_floats(snr_db, "--snr-db"), channel=channel, link=link,
                          budget=budget, n_items=n_items, schemes=sch, global_size=global_size, seed=seed,
-                         llm=llm, card=card, rag_card=rag_card, llm_weight=llm_weight, llm_val_items=llm_val_items)
+                         llm=llm, card=card, rag_card=rag_card, llm_weight=llm_weight, llm_val_items=llm_val_items,
+                         hybrid_rehearsal=hybrid_rehearsal, hybrid_margin=hybrid_margin)
     from semcom_ota.semantic.llm.gemma import LlmUnavailable
 
     try:

@@ -64,3 +64,20 @@ def test_hybrid_choice_takes_a_per_message_expectation():
 
     info = [{"success_prob": 0.95, "chars_sent": 10, "chars_total": 10}] * 3
     assert hybrid_choice(np.array([0.99, 0.90, 0.95]), info).tolist() == [False, True, True]
+
+
+def test_hybrid_margin_keeps_close_calls_with_the_better_scheme_of_the_snr():
+    from semcom_ota.eval.text import hybrid_choice
+
+    # digital favoured on average (mean 0.93 vs 0.90): a cut message expecting 0.88 stays digital with a
+    # margin, one expecting 0.60 (clearly worse) goes semantic either way
+    info = [{"success_prob": 0.99, "chars_sent": 10, "chars_total": 10}] * 8
+    pre = [1.0] * 6 + [0.89, 0.61]
+    assert hybrid_choice(0.90, info, pre).tolist() == [True] * 6 + [False, False]
+    assert hybrid_choice(0.90, info, pre, margin=0.06).tolist() == [True] * 6 + [True, False]
+    # semantic favoured on average (digital ~0.7): a message digital expects 0.96 of needs the margin
+    info = [{"success_prob": p, "chars_sent": 10, "chars_total": 10} for p in (0.5, 0.45, 0.96, 0.999)]
+    assert hybrid_choice(0.93, info).tolist() == [False, False, True, True]
+    assert hybrid_choice(0.93, info, margin=0.06).tolist() == [False, False, False, True]
+    with pytest.raises(ValueError, match="margin"):
+        hybrid_choice(0.93, info, margin=-0.1)
