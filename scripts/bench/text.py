@@ -201,7 +201,7 @@ def main() -> None:
                     help="compare the base codec with its KJV fine-tune on KJV and fortunes test")
     ap.add_argument("--hybrid-val-items", type=int, default=100,
                     help="val sentences measuring the hybrid's semantic+RAG expectation (0: the RAG card's table)")
-    ap.add_argument("--hybrid-rehearsal", type=int, default=0,
+    ap.add_argument("--hybrid-rehearsal", type=int, default=8,
                     help="hybrid: twin draws per message of the TX rehearsal (0: one val expectation for all)")
     ap.add_argument("--hybrid-margin", type=float, default=0.06,
                     help="hybrid: similarity a message must gain to leave the scheme its SNR favours")

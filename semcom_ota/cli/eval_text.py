@@ -27,7 +27,7 @@ def eval_text(
     llm_val_items: int = typer.Option(50, "--llm-val-items", min=1,
                                       help="semantic+rag+llm: val sentences that tune the LM weight."),
     global_size: int = typer.Option(5000, help="Global base: train sentences per corpus (web, kjv)."),
-    hybrid_rehearsal: int = typer.Option(0, "--hybrid-rehearsal", min=0,
+    hybrid_rehearsal: int = typer.Option(8, "--hybrid-rehearsal", min=0,
                                          help="hybrid: twin draws per message of the TX rehearsal predicting "
                                               "the semantic codec's outcome (0: one val expectation for all)."),
     hybrid_margin: float = typer.Option(0.06, "--hybrid-margin", min=0.0,
