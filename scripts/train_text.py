@@ -50,7 +50,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--card", type=Path, default=ROOT / "models/text_semantic.yaml")
     ap.add_argument("--max-minutes", type=float, default=22.0, help="wall-clock training budget (minutes)")
-    ap.add_argument("--max-steps", type=int, default=20000)
+    ap.add_argument("--max-steps", type=int, default=20000,
+                    help="step cap; the run stops at whichever of --max-steps and --max-minutes comes first "
+                         "(about 300 steps/min on one core: raise it for runs over ~65 min)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--n-web", type=int, default=6000)
     ap.add_argument("--n-fortunes", type=int, default=3000)
