@@ -477,8 +477,8 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
             if rehearsal is not None:  # per message: the TX's own decodes, calibrated on val
                 from semcom_ota.semantic.text.rehearsal import calibrate
 
-                r_val = rehearsal(val_refs, n, snr, val_frames["x"])
-                q_sem = calibrate(rehearsal(refs, n, snr, test_frames["x"]), r_val, q_val)
+                r_val = rehearsal(val_refs, n, snr, val_frames["x"], val_score.ref_emb)
+                q_sem = calibrate(rehearsal(refs, n, snr, test_frames["x"], score.ref_emb), r_val, q_val)
                 rows.append(ResultRow("text", "hybrid:val-rehearsal", cfg.channel, float(snr), n, "similarity",
                                       float(np.mean(r_val)), len(val_refs)))
         from semcom_ota.baselines.schemes import DigitalTextScheme

@@ -51,11 +51,12 @@ class SemanticRehearsal:
             self.rag = RagDecoder(codec, {"global": global_kb}, rag_cfg)
 
     def __call__(self, messages: Sequence[str], budget: int, snr_db: float,
-                 frames: np.ndarray | None = None) -> np.ndarray:
+                 frames: np.ndarray | None = None, message_emb: np.ndarray | None = None) -> np.ndarray:
         """``[len(messages)]`` float: mean MiniLM similarity of the TX's decodes to each message.
 
         ``frames``: the complex64 ``[B, budget]`` frames already encoded for these messages at
-        ``snr_db`` (encoded here when ``None``).
+        ``snr_db`` (encoded here when ``None``); ``message_emb``: the messages' unit MiniLM sentence
+        embeddings ``[B, 384]`` where the caller holds them (computed here when ``None``).
         """
         messages = list(messages)
         if not messages:
@@ -66,7 +67,9 @@ class SemanticRehearsal:
                                      for s in range(0, len(messages), self.batch)])
         if frames.shape[0] != len(messages):
             raise ValueError(f"frames: {frames.shape[0]} rows for {len(messages)} messages")
-        ref = lam.sentence_embeddings(messages)
+        ref = lam.sentence_embeddings(messages) if message_emb is None else np.asarray(message_emb)
+        if ref.shape[0] != len(messages):
+            raise ValueError(f"message_emb: {ref.shape[0]} rows for {len(messages)} messages")
         sims = np.zeros((self.draws, len(messages)))
         for d in range(self.draws):
             with torch.no_grad():

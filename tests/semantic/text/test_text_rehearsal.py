@@ -53,6 +53,11 @@ def test_rehearsal_tracks_snr_and_message(codec, test_sentences):
     frames = codec.encode_batch(msgs, budget, 30.0)
     np.testing.assert_allclose(SemanticRehearsal(codec, None, None, "awgn", draws=2, seed=1)(msgs, budget, 30.0,
                                                                                               frames), hi)
+    emb = codec.lam.sentence_embeddings(msgs)  # and the messages' embeddings too
+    np.testing.assert_allclose(SemanticRehearsal(codec, None, None, "awgn", draws=2, seed=1)(
+        msgs, budget, 30.0, frames, emb), hi)
+    with pytest.raises(ValueError, match="message_emb"):
+        SemanticRehearsal(codec, None, None, "awgn", draws=1)(msgs, budget, 30.0, frames, emb[:3])
     # Rayleigh: fades cost the TX's expectation at a low mean SNR
     ray = SemanticRehearsal(codec, None, None, "rayleigh", draws=4, seed=1)(msgs, budget, 3.0)
     awgn = SemanticRehearsal(codec, None, None, "awgn", draws=4, seed=1)(msgs, budget, 3.0)
