@@ -226,8 +226,8 @@ def main() -> None:
     schemes = a.schemes.split(",") if a.schemes else default_schemes(a.llm)
     cfg = TextEvalConfig(corpus=a.corpus, channel=a.channel, snrs_db=[float(s) for s in a.snr_db.split(",")],
                          n_items=a.n_items, budget=a.budget, schemes=schemes, global_size=a.global_size, llm=a.llm,
-                         hybrid_val_items=a.hybrid_val_items,
-                         hybrid_rehearsal=a.hybrid_rehearsal, hybrid_margin=a.hybrid_margin, llm_weight=a.llm_weight, llm_val_items=a.llm_val_items,
+                         hybrid_val_items=a.hybrid_val_items, hybrid_rehearsal=a.hybrid_rehearsal,
+                         hybrid_margin=a.hybrid_margin, llm_weight=a.llm_weight, llm_val_items=a.llm_val_items,
                          card=ROOT / "models/text_semantic.yaml", rag_card=ROOT / "models/text_rag.yaml")
     rows = evaluate_text(cfg)
     print(f"text benchmark: corpus {a.corpus} test split, link twin, LLM {a.llm}, {time.time() - t:.0f} s "

@@ -407,7 +407,7 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
         val_channel = SymbolChannel(cfg.link, cfg.channel, cfg.seed + 7919)
         rehearsal = None
         if cfg.hybrid_rehearsal > 0:
-            from semcom_ota.semantic.text.rehearsal import SemanticRehearsal
+            from semcom_ota.semantic.text.rehearsal import SemanticRehearsal, calibrate
 
             rehearsal = SemanticRehearsal(codec, gkb, rcfg, cfg.channel, cfg.hybrid_rehearsal, cfg.seed + 15485863)
     channel = SymbolChannel(cfg.link, cfg.channel, cfg.seed)
@@ -475,8 +475,6 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
                                   q_val, len(val_refs)))
             q_sem = q_val
             if rehearsal is not None:  # per message: the TX's own decodes, calibrated on val
-                from semcom_ota.semantic.text.rehearsal import calibrate
-
                 r_val = rehearsal(val_refs, n, snr, val_frames["x"], val_score.ref_emb)
                 q_sem = calibrate(rehearsal(refs, n, snr, test_frames["x"], score.ref_emb), r_val, q_val)
                 rows.append(ResultRow("text", "hybrid:val-rehearsal", cfg.channel, float(snr), n, "similarity",

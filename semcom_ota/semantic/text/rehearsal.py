@@ -41,7 +41,7 @@ class SemanticRehearsal:
             raise ValueError(f"draws={draws}: expected >= 1 twin draws per message")
         if channel not in ("awgn", "rayleigh"):
             raise ValueError(f"channel={channel!r}: expected awgn or rayleigh")
-        self.codec, self.rag_cfg, self.draws, self.batch = codec, rag_cfg, int(draws), int(batch)
+        self.codec, self.draws, self.batch = codec, int(draws), int(batch)
         self.twin = ChannelTwin(channel)
         self.gen = torch.Generator().manual_seed(int(seed))
         self.rag = None
@@ -71,12 +71,13 @@ class SemanticRehearsal:
         if ref.shape[0] != len(messages):
             raise ValueError(f"message_emb: {ref.shape[0]} rows for {len(messages)} messages")
         sims = np.zeros((self.draws, len(messages)))
+        x = torch.from_numpy(np.ascontiguousarray(frames))
+        mask = np.ones(frames.shape, bool)  # the twin erases nothing
+        snr = np.full(len(messages), float(snr_db))
         for d in range(self.draws):
             with torch.no_grad():
-                zh, nv = self.twin(torch.from_numpy(np.ascontiguousarray(frames)), float(snr_db), generator=self.gen)
+                zh, nv = self.twin(x, float(snr_db), generator=self.gen)
             rx, nv = zh.numpy(), nv.numpy()
-            mask = np.ones(rx.shape, bool)
-            snr = np.full(len(messages), float(snr_db))
             logp = torch.cat([codec.decode_logprobs(rx[s:s + self.batch], nv[s:s + self.batch],
                                                     mask[s:s + self.batch], snr[s:s + self.batch])
                               for s in range(0, len(messages), self.batch)])
