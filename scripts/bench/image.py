@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--card", type=Path, help="model card of the semantic/hybrid schemes (default models/image_semantic.yaml)")
     ap.add_argument("--split", choices=("test", "val"), default="test",
                     help="test: held-out photos (centre crops); val: validation crops (model selection)")
+    ap.add_argument("--draws", type=int, default=1,
+                    help="channel realisations per image (Rayleigh: fades; each frame is sent this many times)")
+    ap.add_argument("--rate-quality", choices=("psnr", "mse"), default="psnr",
+                    help="what the +ldpc baselines' outage-aware (Rayleigh) rate choice maximises in expectation")
     ap.add_argument("--json", type=Path, default=ROOT / "out" / "bench_image.json")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -71,13 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     for ch in args.channels.split(","):
         cfg = ImageEvalConfig(snr_db=snrs, channel=ch, cbr=cbr, schemes=schemes, seed=args.seed,
-                              tx_snr_offset_db=args.tx_snr_offset_db, card=str(args.card) if args.card else None)
+                              tx_snr_offset_db=args.tx_snr_offset_db, card=str(args.card) if args.card else None,
+                              draws=args.draws, rate_quality=args.rate_quality)
         rows = evaluate_image(cfg, images)
         all_rows += rows
         k = rows[0].channel_uses
         for metric in ("psnr_db", "ms_ssim"):
             off = f" | TX assumes SNR {-args.tx_snr_offset_db:+g} dB" if args.tx_snr_offset_db else ""
             what = f"{len(images)} validation crops" if args.split == "val" else f"{len(images)} test photos"
+            what += f" x {args.draws} channel draws" if args.draws > 1 else ""
             card = f" | card {args.card}" if args.card else ""
             print(f"\n{metric} | channel {ch}{off} | k/n = {args.cbr} ({k} channel uses per {args.size}x{args.size} image) | "
                   f"{what}{card}")
@@ -85,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{time.time() - t0:.0f} s")
     write_rows(args.json, all_rows, extra={"command": "scripts/bench/image.py " + " ".join(argv or sys.argv[1:]),
                                            "size": args.size, "cbr": args.cbr, "n_images": len(images),
-                                           "tx_snr_offset_db": args.tx_snr_offset_db, "split": args.split,
+                                           "tx_snr_offset_db": args.tx_snr_offset_db, "split": args.split, "draws": args.draws,
+                                           "rate_quality": args.rate_quality,
                                            "card": str(args.card) if args.card else "models/image_semantic.yaml"})
     print(f"wrote {args.json}")
     return 0

@@ -48,6 +48,7 @@ class DigitalCardConfig(StrictModel):
     channel: Literal["awgn", "rayleigh"] = "awgn"
     target_fer: float = 0.1
     image_shape: list[int] | None = None
+    rate_quality: Literal["psnr", "mse"] = "psnr"
 
 
 def _card(card_path: str | Path | None) -> dict[str, Any]:
@@ -73,28 +74,50 @@ def _check_budget_snr(budget: int, snr_db: float) -> None:
         raise ValueError(f"snr_db={snr_db!r}: expected a finite number (dB)")
 
 
+#: quality measures the image rate choice can maximise in expectation over the fading statistics
+RATE_QUALITIES = ("psnr", "mse")
+
+
+def image_quality(reference: np.ndarray, estimate: np.ndarray, quality: str) -> float:
+    """The value the TX maximises: PSNR in dB (``"psnr"``, the eval metric, averaged per image; capped
+    at 100 dB so that an exact copy stays finite) or ``-MSE`` (``"mse"``: the expectation then weighs a
+    lost frame's mid-grey image far more)."""
+    mse = float(np.mean((reference.astype(np.float64) - estimate.astype(np.float64)) ** 2))
+    if quality == "mse":
+        return -mse
+    return min(100.0, 10.0 * float(np.log10(255.0 ** 2 / max(mse, 1e-300))))
+
+
+def check_rate_quality(quality: str) -> str:
+    if quality not in RATE_QUALITIES:
+        raise ValueError(f"rate quality {quality!r}: expected one of {RATE_QUALITIES}")
+    return quality
+
+
 def choose_image_mcs(image: np.ndarray, budget: int, snr_db: float, channel: str, source_codec: str,
-                     mean_image: np.ndarray, target_fer: float = 0.1) -> McsChoice:
+                     mean_image: np.ndarray, target_fer: float = 0.1, quality: str = "psnr",
+                     search: RateSearch | None = None) -> McsChoice:
     """AWGN: :func:`select_mcs` (most payload with frame error rate <= ``target_fer``), unless that
     payload cannot hold even the smallest file of the source codec; then, and for Rayleigh, the MCS
-    maximising the expected quality ``-E[MSE]`` where a lost frame gives the mean image."""
-    search = RateSearch(image, source_codec)
+    maximising the expected ``quality`` (:func:`image_quality`) where a lost frame gives the mean image.
+    ``search``: a :class:`RateSearch` of this image and codec to reuse (its files are kept)."""
+    check_rate_quality(quality)
+    search = search or RateSearch(image, source_codec)
     if channel == "awgn":
         choice = select_mcs(None, budget, snr_db, "awgn", target_fer=target_fer)
         if search(choice.plan.payload_bits // 8).fits:
             return choice
-    ref = image.astype(np.float64)
-    mse_fail = float(np.mean((ref - mean_image.astype(np.float64)) ** 2))
+    q_fail = image_quality(image, mean_image, quality)
     cache: dict[int, float] = {}
 
-    def neg_mse(bits: int) -> float:
+    def value(bits: int) -> float:
         if bits not in cache:
             c = search(bits // 8)
             rec = decompress_image(c.data, source_codec, grey=image.ndim == 2) if c.fits else mean_image
-            cache[bits] = -float(np.mean((ref - rec.astype(np.float64)) ** 2))
+            cache[bits] = image_quality(image, rec, quality)
         return cache[bits]
 
-    return select_mcs(None, budget, snr_db, channel, utility=neg_mse, fail_utility=-mse_fail, rule="expected")
+    return select_mcs(None, budget, snr_db, channel, utility=value, fail_utility=q_fail, rule="expected")
 
 
 @codecs.register("image-digital")
@@ -107,6 +130,8 @@ class DigitalImageCodec(Codec):
     channel: the channel the TX plans for: "awgn" (BLER-threshold rate choice) or "rayleigh"
         (outage-aware, maximises expected quality; no CSI at TX).
     target_fer: AWGN frame error rate accepted by the rate choice.
+    rate_quality: what the outage-aware rate choice (Rayleigh) maximises in expectation: ``"psnr"``
+        (default; the per-image PSNR the evaluation averages) or ``"mse"`` (``-MSE``).
     mean_image: uint8 image returned when decoding fails (e.g. a data set mean); default mid-grey
         of ``image_shape`` / the frame's ``content_shape``.
     image_shape: the shape the RX expects ([H, W] or [H, W, 3]) when frames carry no content_shape
@@ -119,9 +144,10 @@ class DigitalImageCodec(Codec):
 
     def __init__(self, source_codec: str = "avif", channel: str = "awgn", target_fer: float = 0.1,
                  mean_image: np.ndarray | None = None, image_shape: tuple[int, ...] | list[int] | None = None,
-                 card_path: str | Path | None = None) -> None:
+                 card_path: str | Path | None = None, rate_quality: str = "psnr") -> None:
         kw = _card(card_path)
         self.source_codec = check_image_codec(kw.get("source_codec", source_codec))
+        self.rate_quality = check_rate_quality(kw.get("rate_quality", rate_quality))
         self.channel = kw.get("channel", channel)
         if self.channel not in CHANNELS:
             raise ValueError(f"image-digital channel={self.channel!r}: expected one of {CHANNELS}")
@@ -148,7 +174,8 @@ class DigitalImageCodec(Codec):
         mean = self._mean(image.shape)
         if mean.shape != image.shape:
             raise ValueError(f"mean_image shape {mean.shape} differs from the image shape {image.shape}")
-        choice = choose_image_mcs(image, int(budget), float(snr_db), channel, self.source_codec, mean, self.target_fer)
+        choice = choose_image_mcs(image, int(budget), float(snr_db), channel, self.source_codec, mean, self.target_fer,
+                                  self.rate_quality)
         comp = compress_image(image, choice.plan.payload_bits // 8, self.source_codec)
         data = comp.data if comp.fits else b""
         tag = IMAGE_CODEC_IDS[self.source_codec]

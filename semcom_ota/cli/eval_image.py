@@ -24,6 +24,7 @@ def eval_image(
     seed: int = typer.Option(0, "--seed"),
     tx_snr_offset_db: float = typer.Option(0.0, "--tx-snr-offset-db",
                                            help="the transmitters plan for SNR minus this (dB): > 0 = the channel is better than assumed"),
+    draws: int = typer.Option(1, "--draws", help="channel realisations per image (Rayleigh: fades); each frame is sent this many times"),
     json_out: Path = typer.Option(None, "--json", help="write DESIGN §2 result rows here"),
 ) -> None:
     """Quality vs SNR of every image scheme at the same channel uses (k = cbr·H·W·3 complex symbols)."""
@@ -32,7 +33,7 @@ def eval_image(
     try:
         cfg = ImageEvalConfig(snr_db=_floats(snr_db, "--snr-db"), channel=channel, link=link, cbr=parse_cbr(cbr),
                               schemes=tuple(s.strip() for s in schemes.split(",") if s.strip()), seed=seed,
-                              card=str(card) if card else None, tx_snr_offset_db=tx_snr_offset_db)
+                              card=str(card) if card else None, tx_snr_offset_db=tx_snr_offset_db, draws=draws)
         images = load_eval_images(data, size=size, limit=limit or None)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
@@ -41,5 +42,5 @@ def eval_image(
     if json_out:
         write_rows(json_out, rows, extra={"command": "semcom eval image", "data": data, "link": link, "cbr": cbr,
                                           "size": size, "n_images": len(images),
-                                          "tx_snr_offset_db": tx_snr_offset_db})
+                                          "tx_snr_offset_db": tx_snr_offset_db, "draws": draws})
         typer.echo(f"wrote {json_out}")

@@ -88,6 +88,8 @@ class ImageEvalConfig:
     seed: int = 0
     card: str | None = None
     tx_snr_offset_db: float = 0.0  # the TX plans for snr_db - offset (> 0: the channel is better than assumed)
+    draws: int = 1  # channel realisations per image: each frame is sent this many times (Rayleigh: distinct fades)
+    rate_quality: str = "psnr"  # what the separation baselines' outage-aware rate choice maximises ("psnr" or "mse")
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -102,6 +104,10 @@ class ImageEvalConfig:
             raise ValueError(f"cbr={self.cbr}: expected 0 < k/n <= 1")
         if not np.isfinite(self.tx_snr_offset_db) or abs(self.tx_snr_offset_db) > 30:
             raise ValueError(f"tx_snr_offset_db={self.tx_snr_offset_db}: expected a finite offset within ±30 dB")
+        if self.rate_quality not in ("psnr", "mse"):
+            raise ValueError(f"rate_quality={self.rate_quality!r}: expected 'psnr' or 'mse'")
+        if isinstance(self.draws, bool) or not isinstance(self.draws, (int, np.integer)) or not 1 <= self.draws <= 1000:
+            raise ValueError(f"draws={self.draws!r}: expected an int in 1..1000 (channel realisations per image)")
 
 
 def twin_channel(channel: str, seed: int) -> Callable[[list[SemanticFrame], float], list[RxSemanticFrame]]:
@@ -167,7 +173,8 @@ def make_codecs(cfg: ImageEvalConfig) -> dict[str, Any]:
         elif s == "hybrid":
             out[s] = ImageHybridCodec(card_path=card, channel=cfg.channel)
         elif s.endswith("+ldpc"):
-            out[s] = codecs.create("image-digital", source_codec=s.split("+")[0], channel=cfg.channel)
+            out[s] = codecs.create("image-digital", source_codec=s.split("+")[0], channel=cfg.channel,
+                                   rate_quality=cfg.rate_quality)
     return out
 
 
@@ -176,7 +183,9 @@ def evaluate_image(cfg: ImageEvalConfig, images: list[tuple[str, np.ndarray]]) -
     DESIGN §2 rows (``channel_uses`` = k per image). Every transmitter (rate choice, hybrid split,
     encoder conditioning) plans for ``snr - cfg.tx_snr_offset_db``; the channel runs at ``snr`` (the
     row's SNR), so a positive offset models a channel better than the fed-back SNR said;
-    ``ideal-separation`` then sends at the capacity of the assumed SNR."""
+    ``ideal-separation`` then sends at the capacity of the assumed SNR. With ``cfg.draws = R`` each
+    image is encoded once and its frame sent ``R`` times (frame index ``i + r·N``: draw ``r`` of image
+    ``i`` sees the same fade in every scheme); the means are over all ``N·R`` received images."""
     from semcom_ota.baselines.schemes import ideal_separation_image
 
     if not images:
@@ -191,6 +200,7 @@ def evaluate_image(cfg: ImageEvalConfig, images: list[tuple[str, np.ndarray]]) -
     if cfg.tx_snr_offset_db:
         label += f" (tx assumes {-cfg.tx_snr_offset_db:+g} dB)"
     codecs_ = make_codecs(cfg)
+    reps = int(cfg.draws)
     rows: list[ResultRow] = []
     jobs = [(s, snr) for s in cfg.schemes for snr in cfg.snr_db]
     for scheme, snr in progress(jobs, desc=f"eval image {label}", unit="point"):
@@ -198,7 +208,7 @@ def evaluate_image(cfg: ImageEvalConfig, images: list[tuple[str, np.ndarray]]) -
         if scheme == "ideal-separation":
             outs = [ideal_separation_image(img, budget, tx_snr, codec="avif", channel=cfg.channel,
                                            rng=np.random.default_rng([cfg.seed, int(round(snr * 100)) % 2**32, i]))[0]
-                    for i, (_, img) in enumerate(images)]
+                    for i, (_, img) in enumerate(images * reps)]
         else:
             codec = codecs_[scheme]
             frames = []
@@ -212,10 +222,10 @@ def evaluate_image(cfg: ImageEvalConfig, images: list[tuple[str, np.ndarray]]) -
                 if frame.n > budget:
                     raise RuntimeError(f"{scheme}: frame of {frame.n} symbols exceeds the budget {budget}")
                 frames.append(frame)
-            outs = [codec.decode(rx).content for rx in send(frames, snr)]
-        ref = np.stack([im for _, im in images])
+            outs = [codec.decode(rx).content for rx in send(frames * reps, snr)]
+        ref = np.stack([im for _, im in images * reps])
         rec = np.stack(outs)
-        n = len(images)
+        n = len(outs)
         rows.append(ResultRow("image", scheme, label, float(snr), budget, "psnr_db", float(np.mean(psnr_db(ref, rec))), n))
         rows.append(ResultRow("image", scheme, label, float(snr), budget, "ms_ssim", float(np.mean(ms_ssim(ref, rec))), n))
         log.info("%s %s %g dB: PSNR %.2f dB", scheme, label, snr, rows[-2].value)

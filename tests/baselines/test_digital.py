@@ -153,3 +153,31 @@ def test_rayleigh_image_choice_is_outage_aware():
     out, fade = scheme.transmit(IMG, 3000, 20.0, "rayleigh", rng=0)
     assert fade["mcs"] < awgn["mcs"] and 0.5 < fade["success_prob"] < 1.0
     assert out.shape == IMG.shape and (fade["ok"] or fade["reason"] in ("parity", "crc", "length", "header"))
+
+
+def test_rayleigh_rate_choice_maximises_the_named_quality():
+    """On block fading the MCS maximises the expected quality it is told to: expected PSNR (the
+    eval's per-image metric) or expected -MSE, which weighs a lost frame's grey image far more and so
+    never picks a less robust MCS than the PSNR rule. Each rule's choice is the best under its own measure."""
+    from semcom_ota.baselines.codecs import choose_image_mcs, image_quality
+    from semcom_ota.baselines.image_codecs import compress_image, decompress_image
+    from semcom_ota.baselines.mcs import plan_frame, success_probability
+
+    mean = np.full(IMG.shape, 128, np.uint8)
+
+    def expected(choice_mcs, quality):
+        plan = plan_frame(choice_mcs, 3000)
+        comp = compress_image(IMG, plan.payload_bits // 8, "webp")
+        rec = decompress_image(comp.data, "webp", grey=False) if comp.fits else mean
+        p = success_probability(plan, 8.0, "rayleigh")
+        return p * image_quality(IMG, rec, quality) + (1 - p) * image_quality(IMG, mean, quality)
+
+    picks = {q: choose_image_mcs(IMG, 3000, 8.0, "rayleigh", "webp", mean, quality=q).mcs for q in ("psnr", "mse")}
+    assert picks["psnr"].index >= picks["mse"].index
+    for q, other in (("psnr", "mse"), ("mse", "psnr")):
+        assert expected(picks[q], q) >= expected(picks[other], q) - 1e-9
+    assert image_quality(IMG, IMG, "psnr") == 100.0 and image_quality(IMG, mean, "mse") < 0
+    with pytest.raises(ValueError, match="rate quality 'ssim'"):
+        choose_image_mcs(IMG, 3000, 8.0, "rayleigh", "webp", mean, quality="ssim")
+    with pytest.raises(ValueError, match="rate quality"):
+        DigitalImageCodec(rate_quality="bits")

@@ -145,32 +145,36 @@ class ImageSemanticBase:
 
     def analog_decode(self, symbols: np.ndarray, noise_var: np.ndarray, mask: np.ndarray, shape: tuple[int, ...],
                       side: np.ndarray | None = None) -> np.ndarray:
-        """Received analog symbols -> uint8 image of ``shape`` ``[H, W, 3]``."""
+        """Received analog symbols ``[n]`` (or a batch ``[B, n]``, with ``noise_var`` and ``mask`` of the
+        same shape, all with the same side image) -> uint8 image ``[H, W, 3]`` (``[B, H, W, 3]``) of ``shape``."""
         h, w = int(shape[0]), int(shape[1])
         st = getattr(self.model, "stride", STRIDE)
         hp, wp = padded_hw(h, w, st)
         hh, ww = hp // st, wp // st
         per = hh * ww
-        n = symbols.shape[0]
+        batched = np.ndim(symbols) == 2
+        symbols, noise_var, mask = (np.atleast_2d(a) for a in (symbols, noise_var, mask))
+        b, n = symbols.shape
         m = math.ceil(n / per)
         if m > self.model.n_complex or m < 1:
             raise ValueError(f"{n} analog symbols for a {h}x{w} image: expected 1..{self.model.n_complex * per} "
                              f"(per channel {per}); is content_shape {tuple(shape)} right?")
         tot = m * per
-        z = np.zeros(tot, np.complex64)
-        nv = np.ones(tot, np.float32)
-        mk = np.zeros(tot, bool)
-        z[:n], mk[:n] = symbols, mask
-        nv[:n] = np.where(mask & np.isfinite(noise_var), noise_var, 1.0)
-        mk[:n] &= np.isfinite(noise_var)
-        zt = torch.from_numpy(z).reshape(1, m, hh, ww)
-        nvt = torch.from_numpy(nv).reshape(1, m, hh, ww)
-        mkt = torch.from_numpy(mk).reshape(1, m, hh, ww)
-        s = to_tensor(pad_image(side, st)[None]) if side is not None else None
-        flag = torch.ones(1) if side is not None else None
+        z = np.zeros((b, tot), np.complex64)
+        nv = np.ones((b, tot), np.float32)
+        mk = np.zeros((b, tot), bool)
+        z[:, :n], mk[:, :n] = symbols, mask
+        nv[:, :n] = np.where(mask & np.isfinite(noise_var), noise_var, 1.0)
+        mk[:, :n] &= np.isfinite(noise_var)
+        zt = torch.from_numpy(z).reshape(b, m, hh, ww)
+        nvt = torch.from_numpy(nv).reshape(b, m, hh, ww)
+        mkt = torch.from_numpy(mk).reshape(b, m, hh, ww)
+        s = to_tensor(pad_image(side, st)[None]).expand(b, -1, -1, -1) if side is not None else None
+        flag = torch.ones(b) if side is not None else None
         with torch.no_grad():
             y = self.model.decode(zt, nvt, mkt, s, flag)
-        return to_uint8(y)[0, :h, :w]
+        out = to_uint8(y)[:, :h, :w]
+        return out if batched else out[0]
 
 
 @codecs.register("image-semantic")

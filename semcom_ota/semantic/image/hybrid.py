@@ -8,9 +8,10 @@ Frame layout (time order = importance order)::
 
     | digital base: AVIF + LDPC + QAM, n_b symbols | analog refinement: m latent channels (tiers) |
 
-- **Base layer**: the image coded with the best source codec (AVIF by default) at the MCS the
-  separation baseline's rate choice picks for ``n_b`` channel uses, with a low target frame error rate
-  (``base_target_fer`` = 1 %: the most robust rate), sent through
+- **Base layer**: the image coded with a source codec (the TX tries each of ``source_codecs``,
+  AVIF and WebP by default, and keeps the best) at the MCS the separation baseline's rate choice picks
+  for ``n_b`` channel uses, with a low target frame error rate (``base_target_fer`` = 1 %: the most
+  robust rate; the all-digital frame uses the baseline's own 10 %), sent through
   :class:`~semcom_ota.baselines.digital.DigitalBitPipe` (its own in-band header names the MCS and codec).
 - **Analog refinement**: the ``image-semantic`` network with the decoded base image as side
   information at both ends (the encoder sees what the base already says and spends its symbols on the
@@ -21,12 +22,15 @@ Frame layout (time order = importance order)::
   in the rest (at most 32); ``flag`` 7 is an all-digital frame. The flag travels in the 3 header
   ``flags`` bits, so the receiver recovers the split from the flags and the image size alone, also
   when the frame was truncated at a tier end. The TX tries every split whose base is between 1/8
-  and 7/8 of the budget, plus pure analog (flag 0) and pure digital (flag 7), and keeps the one with
-  the lowest predicted MSE ``P_ok · MSE(base + analog) + (1 − P_ok) · MSE(analog alone)``, with
-  ``P_ok`` the base layer's predicted frame success probability and the analog MSEs from one pass of
-  the decoder over an AWGN channel at the assumed SNR (on Rayleigh a lost base means a deep fade, so
-  that branch is counted as the mid-grey image, as for the digital scheme). Flag 0 is the pure semantic codec and flag 7
-  the separation scheme, so at the SNR it planned for the hybrid is not below either on average.
+  and 7/8 of the budget, plus pure analog (flag 0) and pure digital (flag 7), with every source codec,
+  and keeps the one with the highest predicted quality (``quality``: mean PSNR in dB by default, the
+  evaluation's metric, or ``-MSE``). The prediction averages over the channel the TX plans for: at
+  each fading point ``g`` (AWGN: ``g = 1``; Rayleigh block fading, no CSI at the TX: the medians of
+  ``FADE_POINTS`` equiprobable bins of ``|h|^2 ~ Exp(1)``) the base decodes with its MCS's
+  probability at ``snr·g`` and the image is then the analog decode with the base as side image, else
+  the analog decode alone (the receiver does exactly this), both from one pass of the decoder over
+  the AWGN twin at ``snr·g``. Flag 0 is the pure semantic codec and flag 7 the separation scheme, so
+  at the SNR it planned for the hybrid is not below either on average, up to the prediction's error.
 
 Tiers: the base layer is tier 0 (truncating to it leaves a base-only frame), then the analog tiers.
 """
@@ -40,10 +44,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from semcom_ota.baselines.codecs import DigitalImageCodec, choose_image_mcs
+from semcom_ota.baselines.codecs import DigitalImageCodec, check_rate_quality, choose_image_mcs, image_quality
 from semcom_ota.baselines.digital import DigitalBitPipe
-from semcom_ota.baselines.image_codecs import IMAGE_CODEC_IDS, compress_image, decompress_image
-from semcom_ota.baselines.mcs import HEADER_SYMBOLS
+from semcom_ota.baselines.image_codecs import IMAGE_CODEC_IDS, RateSearch, check_image_codec, decompress_image
+from semcom_ota.baselines.mcs import HEADER_SYMBOLS, success_probability
 from semcom_ota.frames import FrameMeta, RxSemanticFrame, SemanticFrame
 from semcom_ota.semantic.base import Codec, Decoded, codecs
 from semcom_ota.semantic.image.codec import (
@@ -60,6 +64,21 @@ BASE_UNITS: tuple[int | None, ...] = (0, 1, 2, 4, 6, 8, 12, None)
 ALL_DIGITAL = 7
 #: smallest base layer worth sending: the in-band header plus one 648-bit BPSK codeword
 MIN_BASE_SYMBOLS = HEADER_SYMBOLS + 648
+#: frame error rate the all-digital frame (flag 7) accepts: the separation baseline's own
+SEPARATION_TARGET_FER = 0.1
+#: fading points the TX averages over on Rayleigh block fading (medians of equiprobable bins)
+FADE_POINTS = 8
+
+
+def fade_gains(channel: str) -> np.ndarray:
+    """Power gains ``|h|^2`` the TX averages its prediction over: ``[1]`` on AWGN; on Rayleigh the
+    medians of :data:`FADE_POINTS` equiprobable bins of ``Exp(1)`` (float ``[K]``)."""
+    if channel == "awgn":
+        return np.ones(1)
+    if channel != "rayleigh":
+        raise ValueError(f"image-hybrid channel={channel!r}: expected 'awgn' or 'rayleigh'")
+    k = np.arange(FADE_POINTS)
+    return -np.log1p(-(k + 0.5) / FADE_POINTS)
 
 
 def split(n: int, flag: int, per_channel: int, max_channels: int) -> tuple[int, int]:
@@ -87,8 +106,10 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
     card_path: model card (``models/image_hybrid.yaml``, or the analog network's own card); its
         ``source_codec`` and ``base_target_fer`` keys override the arguments.
     model: an :class:`ImageJSCC` to use instead of the card's weights.
-    source_codec: base-layer image codec ("avif", "webp" or "jpeg").
+    source_codec: base-layer image codec(s) the TX chooses from per image: one name ("avif", "webp",
+        "jpeg") or a sequence (default AVIF and WebP); the in-band header of the base names the one sent.
     base_target_fer: frame error rate the base layer's rate choice accepts (lower = more robust).
+    quality: what the TX's choice maximises in expectation: "psnr" (dB, default) or "mse" (``-MSE``).
     channel: what the TX plans for, "awgn" or "rayleigh" (no CSI at TX); ``encode(channel=...)`` overrides.
     candidates: flags (indices into :data:`BASE_UNITS`) the TX may try; None = all (see the module
         docstring for which of them fit a given budget).
@@ -98,48 +119,65 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
     name = "image-hybrid"
     codec_id = CODEC_ID
 
-    def __init__(self, card_path: str | Path = DEFAULT_CARD, model: ImageJSCC | None = None, source_codec: str = "avif",
-                 base_target_fer: float = 0.01, channel: str = "awgn", candidates: tuple[int, ...] | None = None,
-                 default_shape: tuple[int, int, int] | None = None) -> None:
+    def __init__(self, card_path: str | Path = DEFAULT_CARD, model: ImageJSCC | None = None,
+                 source_codec: str | tuple[str, ...] = ("avif", "webp"), base_target_fer: float = 0.01,
+                 channel: str = "awgn", candidates: tuple[int, ...] | None = None,
+                 default_shape: tuple[int, int, int] | None = None, quality: str = "psnr") -> None:
         card: dict[str, Any] = {}
         if model is None:
             model, card = load_model(card_path)
         self.model = model.eval()
         self.default_shape = tuple(default_shape or card.get("default_shape") or (128, 128, 3))
-        self.source_codec = card.get("source_codec", source_codec)
+        names = card.get("source_codec", source_codec)
+        names = (names,) if isinstance(names, str) else tuple(names)
+        if not names:
+            raise ValueError("image-hybrid source_codec: expected at least one of avif, webp, jpeg")
+        self.source_codecs = tuple(check_image_codec(c) for c in names)
+        self.source_codec = self.source_codecs[0]
         self.base_target_fer = float(card.get("base_target_fer", base_target_fer))
+        self.quality = check_rate_quality(card.get("quality", quality))
+        fade_gains(channel)  # validates the channel name
         self.channel = channel
         candidates = tuple(range(len(BASE_UNITS))) if candidates is None else tuple(int(c) for c in candidates)
         bad = [c for c in candidates if not 0 <= c < len(BASE_UNITS)]
         if bad or not candidates:
             raise ValueError(f"candidates={candidates}: expected flags in 0..{len(BASE_UNITS) - 1}")
         self.candidates = candidates
-        self._digital = DigitalImageCodec(source_codec=source_codec, target_fer=base_target_fer)
+        self._digital = DigitalImageCodec(source_codec=self.source_codec, target_fer=self.base_target_fer)
 
     # ------------------------------------------------------------------ TX
-    def _base(self, image: np.ndarray, n_b: int, snr_db: float, channel: str) -> dict[str, Any] | None:
-        """Base layer in ``n_b`` symbols: symbols, decoded base image, success probability; None if none fits."""
+    def _base(self, search: RateSearch, n_b: int, snr_db: float, channel: str, target_fer: float) -> dict[str, Any] | None:
+        """Base layer of ``search.image`` in ``n_b`` symbols with ``search.codec``: symbols, decoded base
+        image, success probability per fading point; None if no file fits."""
         if n_b < MIN_BASE_SYMBOLS:
             return None
+        image = search.image
         mean = np.full(image.shape, 128, np.uint8)
-        choice = choose_image_mcs(image, n_b, snr_db, channel, self.source_codec, mean, self.base_target_fer)
-        comp = compress_image(image, choice.plan.payload_bits // 8, self.source_codec)
+        choice = choose_image_mcs(image, n_b, snr_db, channel, search.codec, mean, target_fer, self.quality, search)
+        comp = search(choice.plan.payload_bits // 8)
         if not comp.fits:
             return None
         symbols = DigitalBitPipe(n_b).send(np.unpackbits(np.frombuffer(comp.data, np.uint8)), choice.mcs,
-                                           tag=IMAGE_CODEC_IDS[self.source_codec])
-        base_img = decompress_image(comp.data, self.source_codec, grey=False)
-        return {"symbols": symbols, "image": base_img, "p_ok": float(choice.success_prob), "mcs": choice.mcs.index,
-                "payload_bytes": len(comp.data), "quality": comp.quality}
+                                           tag=IMAGE_CODEC_IDS[search.codec])
+        base_img = decompress_image(comp.data, search.codec, grey=False)
+        bits = 8 * len(comp.data)
+        p_fade = np.array([success_probability(choice.plan, snr_db + 10.0 * np.log10(g), "awgn", bits)
+                           for g in fade_gains(channel)])
+        return {"symbols": symbols, "image": base_img, "p_ok": float(choice.success_prob), "p_fade": p_fade,
+                "mcs": choice.mcs.index, "payload_bytes": len(comp.data), "quality": comp.quality, "codec": search.codec}
 
-    def _predict_mse(self, image: np.ndarray, sym: np.ndarray, snr_db: float, side: np.ndarray | None) -> float:
-        """MSE of the analog decoder over the AWGN twin at ``snr_db`` (one fixed noise draw)."""
+    def _predict_quality(self, image: np.ndarray, sym: np.ndarray, snr_db: float, channel: str,
+                         side: np.ndarray | None) -> np.ndarray:
+        """Quality (``self.quality``) of the analog decode at each fading point of ``channel``
+        (float ``[K]``): one seeded AWGN draw at ``snr_db + 10 log10 g`` per point, decoded in one batch."""
+        gains = fade_gains(channel)
+        n0 = (10.0 ** (-snr_db / 10.0)) / gains  # noise variance after equalisation, per point
         g = torch.Generator().manual_seed(1)
-        n0 = 10.0 ** (-snr_db / 10.0)
-        e = (torch.randn(sym.size, generator=g) + 1j * torch.randn(sym.size, generator=g)) * np.sqrt(n0 / 2)
-        rx = sym + e.numpy().astype(np.complex64)
-        out = self.analog_decode(rx, np.full(sym.size, n0, np.float32), np.ones(sym.size, bool), image.shape, side)
-        return float(np.mean((out.astype(np.float64) - image) ** 2))
+        e = torch.randn(sym.size, generator=g) + 1j * torch.randn(sym.size, generator=g)
+        rx = (sym[None] + e.numpy()[None] * np.sqrt(n0 / 2)[:, None]).astype(np.complex64)
+        nv = np.repeat(n0[:, None], sym.size, axis=1).astype(np.float32)
+        outs = self.analog_decode(rx, nv, np.ones(rx.shape, bool), image.shape, side)
+        return np.array([image_quality(image, o, self.quality) for o in outs])
 
     def encode(self, content: Any, budget: int, snr_db: float = 10.0, channel: str | None = None) -> SemanticFrame:
         """uint8 ``[H, W, 3]`` -> SemanticFrame of at most ``budget`` symbols (base tier, then analog tiers)."""
@@ -147,10 +185,12 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
         if not isinstance(budget, (int, np.integer)) or budget <= 0:
             raise ValueError(f"budget={budget!r}: expected a positive int (channel uses)")
         channel = channel or self.channel
+        fade_gains(channel)
         h, w = image.shape[:2]
         hp, wp = padded_hw(h, w)
         per = (hp // STRIDE) * (wp // STRIDE)
-        ref = image.astype(np.float64)
+        q_grey = image_quality(image, np.full(image.shape, 128, np.uint8), self.quality)
+        searches = [RateSearch(image, c) for c in self.source_codecs]
         best: tuple[float, int, dict[str, Any]] | None = None
         for flag in self.candidates:
             if flag == ALL_DIGITAL:
@@ -161,40 +201,39 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
                 frac = n_b / budget
                 if m == 0 or (flag != 0 and not 0.125 <= frac <= 0.875):
                     continue
-            base = self._base(image, n_b, snr_db, channel) if n_b > 0 else None
-            if n_b > 0 and base is None:
-                continue  # this split's base layer cannot carry a file
-            if m == 0:
-                if base is None:
-                    continue
-                p = base["p_ok"]
-                mse = p * float(np.mean((base["image"] - ref) ** 2)) + (1 - p) * float(np.mean((128.0 - ref) ** 2))
-                cand = {"base": base, "analog": np.zeros(0, np.complex64), "tiers": [], "m": 0, "n_b": n_b}
-            else:
-                side = None if base is None else base["image"]
-                sym, tiers, _ = self.analog_encode(image, m * per, snr_db, side)
-                mse_with = self._predict_mse(image, sym, snr_db, side)
-                if base is None:
-                    mse = mse_with
+            fer = SEPARATION_TARGET_FER if flag == ALL_DIGITAL else self.base_target_fer
+            bases = [self._base(sr, n_b, snr_db, channel, fer) for sr in searches] if n_b > 0 else [None]
+            if n_b > 0:
+                bases = [b for b in bases if b is not None]
+                if not bases:
+                    continue  # this split's base layer cannot carry a file
+            sym, tiers = np.zeros(0, np.complex64), []
+            for base in bases:
+                if m == 0:
+                    q_ok = image_quality(image, base["image"], self.quality)
+                    q = float(np.mean(base["p_fade"] * q_ok + (1 - base["p_fade"]) * q_grey))
                 else:
-                    # on block fading the base fails in a deep fade, when the analog part is poor too:
-                    # count a lost base as the mid-grey image (what the digital scheme gets), not as
-                    # the analog image at the mean SNR
-                    mse_without = (self._predict_mse(image, sym, snr_db, None) if channel == "awgn"
-                                   else float(np.mean((128.0 - ref) ** 2)))
-                    mse = base["p_ok"] * mse_with + (1 - base["p_ok"]) * mse_without
+                    side = None if base is None else base["image"]
+                    sym, tiers, _ = self.analog_encode(image, m * per, snr_db, side)
+                    q_with = self._predict_quality(image, sym, snr_db, channel, side)
+                    if base is None:
+                        q = float(np.mean(q_with))
+                    else:
+                        q_without = self._predict_quality(image, sym, snr_db, channel, None)
+                        q = float(np.mean(base["p_fade"] * q_with + (1 - base["p_fade"]) * q_without))
                 cand = {"base": base, "analog": sym, "tiers": tiers, "m": m, "n_b": n_b}
-            if best is None or mse < best[0]:
-                best = (mse, flag, cand)
+                if best is None or q > best[0]:
+                    best = (q, flag, cand)
         if best is None:
             raise ValueError(f"budget={budget}: expected at least {per} channel uses for a {h}x{w} image")
-        mse, flag, c = best
+        q, flag, c = best
         n_b = c["n_b"]
         parts = ([c["base"]["symbols"]] if n_b else []) + [c["analog"]]
         symbols = np.concatenate(parts).astype(np.complex64)
         tiers = ([n_b] if n_b else []) + [n_b + t for t in c["tiers"]]
         base = c["base"] or {}
-        extra = {"base_fraction": base_fraction(flag, symbols.size, per), "n_base": n_b, "channels": c["m"], "predicted_mse": mse,
+        extra = {"base_fraction": base_fraction(flag, symbols.size, per), "n_base": n_b, "channels": c["m"],
+                 "predicted_quality": q, "quality_measure": self.quality, "base_codec": base.get("codec"),
                  "base_mcs": base.get("mcs"), "base_bytes": base.get("payload_bytes", 0), "base_p_ok": base.get("p_ok")}
         meta = FrameMeta(codec_id=CODEC_ID, snr_db=float(snr_db), flags=flag, content_shape=tuple(image.shape), extra=extra)
         p = float(np.mean(np.abs(symbols) ** 2))

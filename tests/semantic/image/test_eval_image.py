@@ -61,3 +61,21 @@ def test_tx_snr_offset_plans_for_a_worse_channel_than_it_gets(images):
     assert pess[0].channel == "awgn (tx assumes -15 dB)" and pess[0].snr_db == 20.0
     with pytest.raises(ValueError, match="tx_snr_offset_db=nan"):
         ImageEvalConfig(tx_snr_offset_db=float("nan"))
+
+
+def test_draws_send_every_frame_several_times_through_distinct_fades(images):
+    """``draws=3``: each image's frame goes through 3 channel realisations (n_items = 3 per image); the
+    first draw of each image is the ``draws=1`` run (same seeds), so only the extra fades change the mean."""
+    base = dict(snr_db=(5.0,), channel="rayleigh", cbr=parse_cbr("1/12"), schemes=("semantic",))
+    one = evaluate_image(ImageEvalConfig(**base), images)
+    three = evaluate_image(ImageEvalConfig(**base, draws=3), images)
+    assert {r.n_items for r in one} == {2} and {r.n_items for r in three} == {6}
+    psnr = lambda rows: next(r.value for r in rows if r.metric == "psnr_db")  # noqa: E731
+    assert psnr(one) != psnr(three)
+    send = twin_channel("rayleigh", seed=0)
+    f = SemanticFrame(np.ones(64, np.complex64), [64])
+    fades = [rx.noise_var[0] for rx in send([f] * 6, 5.0)]
+    assert len(set(np.round(fades, 6))) == 6  # frame i + r·N: a new fade per draw
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="draws="):
+            ImageEvalConfig(draws=bad)

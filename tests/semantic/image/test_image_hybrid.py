@@ -9,7 +9,7 @@ from semcom_ota.eval.image_metrics import psnr_db
 from semcom_ota.frames import FrameMeta, RxSemanticFrame
 from semcom_ota.semantic.base import codecs
 from semcom_ota.semantic.image.codec import centre_crop
-from semcom_ota.semantic.image.hybrid import ALL_DIGITAL, BASE_UNITS, ImageHybridCodec, split
+from semcom_ota.semantic.image.hybrid import ALL_DIGITAL, BASE_UNITS, FADE_POINTS, ImageHybridCodec, fade_gains, split
 
 import semcom_ota.baselines  # noqa: F401,E402  (registers image-digital)
 
@@ -38,7 +38,7 @@ def test_registered_with_codec_id_4_and_built_from_its_card():
 
     c = load_codec(ROOT / "models" / "image_hybrid.yaml")
     assert "image-hybrid" in codecs and isinstance(c, ImageHybridCodec) and c.codec_id == 4
-    assert c.source_codec == "avif" and c.base_target_fer == 0.01
+    assert c.source_codecs == ("avif", "webp") and c.base_target_fer == 0.01 and c.quality == "psnr"
 
 
 def test_split_depends_on_flags_and_image_size_only():
@@ -121,3 +121,58 @@ def test_bad_input_and_flags(codec):
                          FrameMeta(codec_id=4, flags=ALL_DIGITAL, content_shape=(8, 8, 3)))
     out = codec.decode(rx)  # all-base frame that cannot decode -> the mid-grey image, with a reason
     assert out.content.shape == (8, 8, 3) and out.tasks["base_ok"] is False
+
+
+def test_fade_points_are_the_medians_of_equiprobable_rayleigh_bins():
+    assert np.array_equal(fade_gains("awgn"), [1.0])
+    g = fade_gains("rayleigh")
+    assert g.shape == (FADE_POINTS,) and np.all(np.diff(g) > 0)
+    # bin k holds P(|h|^2 < g_k) = (k + 0.5) / K of an Exp(1) power gain
+    assert np.allclose(1 - np.exp(-g), (np.arange(FADE_POINTS) + 0.5) / FADE_POINTS)
+    with pytest.raises(ValueError, match="channel='rician'"):
+        ImageHybridCodec(channel="rician")
+
+
+def test_batched_analog_decode_equals_one_at_a_time(codec, photos):
+    img = photos[0]
+    sym, _, _ = codec.analog_encode(img, 1024, 10.0)
+    rng = np.random.default_rng(0)
+    rx = (sym[None] + 0.2 * (rng.standard_normal((3, sym.size)) + 1j * rng.standard_normal((3, sym.size)))).astype(np.complex64)
+    nv = np.full(rx.shape, 0.08, np.float32)
+    mask = np.ones(rx.shape, bool)
+    mask[2, 512:] = False
+    batch = codec.analog_decode(rx, nv, mask, img.shape, side=img)
+    assert batch.shape == (3, *img.shape)
+    for i in range(3):
+        assert np.array_equal(batch[i], codec.analog_decode(rx[i], nv[i], mask[i], img.shape, side=img))
+
+
+def test_base_codec_is_chosen_per_image_and_named_in_band(photos):
+    """The TX keeps the source codec whose frame it predicts best; the RX learns which one from the
+    base layer's in-band header (not from the TX's metadata)."""
+    img = photos[1]
+    single = {c: ImageHybridCodec(source_codec=c, candidates=(ALL_DIGITAL,)) for c in ("avif", "webp")}
+    both = ImageHybridCodec(candidates=(ALL_DIGITAL,))
+    frames = {c: h.encode(img, 4096, 12.0) for c, h in single.items()}
+    f = both.encode(img, 4096, 12.0)
+    pred = {c: fr.meta.extra["predicted_quality"] for c, fr in frames.items()}
+    assert f.meta.extra["predicted_quality"] == max(pred.values())
+    assert f.meta.extra["base_codec"] == max(pred, key=pred.get)
+    assert {fr.meta.extra["base_codec"] for fr in frames.values()} == {"avif", "webp"}
+    for c, fr in frames.items():
+        rx = awgn(fr, 20.0)
+        rx.meta.extra.clear()
+        out = both.decode(rx)  # a decoder configured for both reads the codec from the header
+        assert out.tasks["base_ok"] and psnr_db(img, out.content) > 25.0, c
+
+
+def test_rayleigh_plan_averages_over_fades(photos):
+    """The same pure-analog frame is predicted worse on Rayleigh block fading than on AWGN at the same
+    mean SNR (the TX averages over fading points), and the all-digital frame on Rayleigh counts its outage."""
+    img = photos[0]
+    analog = ImageHybridCodec(candidates=(0,))
+    q = {ch: analog.encode(img, 4096, 10.0, channel=ch).meta.extra["predicted_quality"] for ch in ("awgn", "rayleigh")}
+    assert q["rayleigh"] < q["awgn"] - 0.2, q
+    digital = ImageHybridCodec(candidates=(ALL_DIGITAL,), source_codec="webp")
+    f = digital.encode(img, 4096, 10.0, channel="rayleigh")
+    assert 0.3 < f.meta.extra["base_p_ok"] < 1.0
