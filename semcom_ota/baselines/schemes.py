@@ -29,8 +29,10 @@ from semcom_ota.seeding import make_rng
 class DigitalImageScheme:
     """Image -> (JPEG/WebP/AVIF + LDPC + QAM) -> symbol channel -> image. See the module docstring."""
 
-    def __init__(self, codec: str = "avif", target_fer: float = 0.1, mean_image: np.ndarray | None = None) -> None:
-        self.codec = DigitalImageCodec(source_codec=codec, target_fer=target_fer, mean_image=mean_image)
+    def __init__(self, codec: str = "avif", target_fer: float = 0.1, mean_image: np.ndarray | None = None,
+                 rate_quality: str = "psnr") -> None:
+        self.codec = DigitalImageCodec(source_codec=codec, target_fer=target_fer, mean_image=mean_image,
+                                       rate_quality=rate_quality)
 
     def transmit(self, image: np.ndarray, channel_uses: int, snr_db: float, channel: str = "awgn",
                  rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
