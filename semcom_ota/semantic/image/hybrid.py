@@ -6,7 +6,7 @@
 
 Frame layout (time order = importance order)::
 
-    | digital base: AVIF + LDPC + QAM, n_b symbols | analog refinement: m latent channels (tiers) |
+    | digital base: AVIF/WebP + LDPC + QAM, n_b symbols | analog refinement: m latent channels (tiers) |
 
 - **Base layer**: the image coded with a source codec (the TX tries each of ``source_codecs``,
   AVIF and WebP by default, and keeps the best) at the MCS the separation baseline's rate choice picks
@@ -104,7 +104,7 @@ class ImageHybridCodec(ImageSemanticBase, Codec):
     Parameters
     ----------
     card_path: model card (``models/image_hybrid.yaml``, or the analog network's own card); its
-        ``source_codec`` and ``base_target_fer`` keys override the arguments.
+        ``source_codec``, ``base_target_fer`` and ``quality`` keys override the arguments.
     model: an :class:`ImageJSCC` to use instead of the card's weights.
     source_codec: base-layer image codec(s) the TX chooses from per image: one name ("avif", "webp",
         "jpeg") or a sequence (default AVIF and WebP); the in-band header of the base names the one sent.
