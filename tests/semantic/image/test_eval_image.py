@@ -48,6 +48,8 @@ def test_bad_arguments_are_named():
         ImageEvalConfig(schemes=("mp3",))
     res = CliRunner().invoke(app, ["eval", "image", "--data", "/nonexistent", "--snr-db", "10"])
     assert res.exit_code != 0 and "expected 'photos' or a directory" in res.output
+    res = CliRunner().invoke(app, ["eval", "image", "--snr-db", "10", "--draws", "0"])
+    assert res.exit_code != 0 and "draws=0" in res.output
 
 
 def test_tx_snr_offset_plans_for_a_worse_channel_than_it_gets(images):
