@@ -94,7 +94,7 @@ def scheme_vs_ideal(codec: str = "webp", channel_uses: int = 3000, snrs=(0.0, 5.
             mse_p, mse_i, mcs = [], [], []
             for _ in range(k):
                 rec, info = scheme.transmit(img, channel_uses, snr, ch, rng)
-                ideal, _ = ideal_separation_image(img, channel_uses, snr, codec, ch, rng)
+                ideal, _ = ideal_separation_image(img, channel_uses, snr, codec, ch, rng, quality="mse")
                 mse_p.append(np.mean((img.astype(float) - rec) ** 2))
                 mse_i.append(np.mean((img.astype(float) - ideal) ** 2))
                 mcs.append(info["mcs"])

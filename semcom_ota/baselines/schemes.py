@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from semcom_ota.baselines.codecs import DigitalImageCodec, DigitalTextCodec
+from semcom_ota.baselines.codecs import DigitalImageCodec, DigitalTextCodec, check_rate_quality, image_quality
 from semcom_ota.baselines.digital import simulate_channel
 from semcom_ota.baselines.image_codecs import RateSearch, check_image, decompress_image
 from semcom_ota.baselines.mcs import CHANNELS, ideal_capacity_bits, outage_probability
@@ -59,15 +59,17 @@ class DigitalTextScheme:
 
 def ideal_separation_image(image: np.ndarray, channel_uses: int, snr_db: float, codec: str = "avif",
                            channel: str = "awgn", rng: np.random.Generator | int | None = None,
-                           mean_image: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+                           mean_image: np.ndarray | None = None, quality: str = "psnr") -> tuple[np.ndarray, dict[str, Any]]:
     """The source codec at the rate of an ideal channel code (no channel errors below that rate).
 
     AWGN: the file fits ``floor(n log2(1 + snr)) / 8`` bytes and always arrives.
     Rayleigh block fading (no CSI at TX): the rate ``R`` (bits/use, on a 32-point grid up to
-    ``log2(1 + 4 snr)``) minimising the expected MSE ``(1 - P_out(R)) MSE(R) + P_out(R) MSE(mean)``; one
+    ``log2(1 + 4 snr)``) maximising the expected quality ``(1 - P_out(R)) Q(R) + P_out(R) Q(mean)``
+    (``quality``: "psnr", dB, as the practical schemes' rate rule, or "mse" for ``Q = -MSE``); one
     fade ``|h|^2 ~ Exp(1)`` drawn from ``rng`` decides whether the file arrives (``log2(1 + snr |h|^2) >= R``)
-    or the mean image is returned. ``info`` holds the rate, outage probability and expected MSE.
+    or the mean image is returned. ``info`` holds the rate, outage probability and expected quality.
     """
+    check_rate_quality(quality)
     check_image(image)
     if channel not in CHANNELS:
         raise ValueError(f"channel={channel!r}: expected one of {CHANNELS}")
@@ -83,20 +85,18 @@ def ideal_separation_image(image: np.ndarray, channel_uses: int, snr_db: float, 
         bits = ideal_capacity_bits(channel_uses, snr_db, "awgn")
         img, fits = at_bytes(bits // 8)
         return img, {"ok": fits, "capacity_bits": bits, "reason": None if fits else "source_does_not_fit"}
-    ref = image.astype(np.float64)
-    mse = lambda x: float(np.mean((ref - x.astype(np.float64)) ** 2))  # noqa: E731
     snr = 10.0 ** (snr_db / 10.0)
-    mse_mean = mse(mean)
+    q_mean = image_quality(image, mean, quality)
     best = None
     for r in np.linspace(0.0, math.log2(1.0 + 4.0 * snr), 33)[1:]:
         img, fits = at_bytes(int(r * channel_uses) // 8)
         p_out = outage_probability(r, snr_db)
-        e = (1 - p_out) * mse(img) + p_out * mse_mean
-        if best is None or e < best[0]:
+        e = (1 - p_out) * image_quality(image, img, quality) + p_out * q_mean
+        if best is None or e > best[0]:
             best = (e, r, p_out, img, fits)
     e, r, p_out, img, fits = best
     g = make_rng(rng).exponential(1.0)
     arrived = math.log2(1.0 + snr * g) >= r and fits
-    info = {"ok": arrived, "rate_bits_per_use": r, "outage_prob": p_out, "expected_mse": e,
+    info = {"ok": arrived, "rate_bits_per_use": r, "outage_prob": p_out, "expected_quality": e, "quality": quality,
             "reason": None if arrived else ("outage" if fits else "source_does_not_fit")}
     return (img if arrived else mean), info

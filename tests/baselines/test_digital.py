@@ -131,6 +131,12 @@ def test_ideal_separation_beats_the_practical_scheme():
     assert psnr_db(IMG, ideal) > psnr_db(IMG, real)
     fading, finfo = ideal_separation_image(IMG, 3000, 12.0, "webp", channel="rayleigh", rng=0)
     assert 0 < finfo["outage_prob"] < 0.5 and fading.shape == IMG.shape
+    # the PSNR rule weighs an outage's grey image less than -E[MSE] does: never a lower rate
+    _, minfo = ideal_separation_image(IMG, 3000, 12.0, "webp", channel="rayleigh", rng=0, quality="mse")
+    assert finfo["quality"] == "psnr" and minfo["quality"] == "mse"
+    assert finfo["rate_bits_per_use"] >= minfo["rate_bits_per_use"] and minfo["expected_quality"] < 0
+    with pytest.raises(ValueError, match="rate quality"):
+        ideal_separation_image(IMG, 3000, 12.0, "webp", channel="rayleigh", quality="ssim")
 
 
 def test_codecs_build_from_a_model_card(tmp_path):
