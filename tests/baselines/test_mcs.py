@@ -21,6 +21,26 @@ def test_plan_fills_the_budget_exactly():
             assert p.spare_symbols * mcs.bits_per_symbol < p.n  # less than one more codeword is left over
 
 
+def test_plan_prefers_the_longest_codeword_within_the_payload_tolerance():
+    """4096 uses at 64-QAM 2/3: 648-bit codewords would carry 2.7 % more bits, the 1944-bit ones are
+    kept (and decode at 15 dB where the short ones fail); where a longer code costs more than the
+    tolerance the most-payload length stays (the plan is a function of MCS and channel uses only)."""
+    from semcom_ota.baselines.ldpc_tables import CODEWORD_LENGTHS
+    from semcom_ota.baselines.mcs import LONG_CODEWORD_TOLERANCE, get_mcs, success_probability
+
+    p = plan_frame(get_mcs(5), 4096)
+    assert p.n == 1944 and success_probability(p, 15.0) > 0.9
+    for mcs in MCS_TABLE:
+        for cu in (200, 320, 1000, 3001, 4096, 9000):
+            p = plan_frame(mcs, cu)
+            if p is None:
+                continue
+            avail = cu - HEADER_SYMBOLS
+            bits = {n: (avail * mcs.bits_per_symbol // n) * round(n * mcs.rate_value) for n in CODEWORD_LENGTHS}
+            ok = [n for n, b in bits.items() if b >= (1 - LONG_CODEWORD_TOLERANCE) * max(bits.values()) and b > 0]
+            assert p.n == max(ok), (mcs.name, cu, bits)
+
+
 def test_measured_bler_table_is_ordered_like_the_mcs_table():
     table = load_bler_table()
     for n in (648, 1296, 1944):
