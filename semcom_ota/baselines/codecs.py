@@ -26,7 +26,7 @@ import numpy as np
 
 from semcom_ota.baselines.digital import DigitalBitPipe
 from semcom_ota.baselines.image_codecs import (
-    IMAGE_CODEC_IDS, RateSearch, check_image, check_image_codec, compress_image, decompress_image,
+    IMAGE_CODEC_IDS, RateSearch, check_image, check_image_codec, decompress_image,
 )
 from semcom_ota.baselines.mcs import CHANNELS, McsChoice, select_mcs
 from semcom_ota.baselines.text_codecs import TEXT_CODEC_IDS, check_text_codec, decompress_text, fit_text
@@ -174,9 +174,10 @@ class DigitalImageCodec(Codec):
         mean = self._mean(image.shape)
         if mean.shape != image.shape:
             raise ValueError(f"mean_image shape {mean.shape} differs from the image shape {image.shape}")
+        search = RateSearch(image, self.source_codec)  # shared by the rate choice and the final file
         choice = choose_image_mcs(image, int(budget), float(snr_db), channel, self.source_codec, mean, self.target_fer,
-                                  self.rate_quality)
-        comp = compress_image(image, choice.plan.payload_bits // 8, self.source_codec)
+                                  self.rate_quality, search)
+        comp = search(choice.plan.payload_bits // 8)
         data = comp.data if comp.fits else b""
         tag = IMAGE_CODEC_IDS[self.source_codec]
         symbols = DigitalBitPipe(int(budget)).send(_bits_of(data), choice.mcs, tag=tag)

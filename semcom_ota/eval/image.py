@@ -104,8 +104,9 @@ class ImageEvalConfig:
             raise ValueError(f"cbr={self.cbr}: expected 0 < k/n <= 1")
         if not np.isfinite(self.tx_snr_offset_db) or abs(self.tx_snr_offset_db) > 30:
             raise ValueError(f"tx_snr_offset_db={self.tx_snr_offset_db}: expected a finite offset within ±30 dB")
-        if self.rate_quality not in ("psnr", "mse"):
-            raise ValueError(f"rate_quality={self.rate_quality!r}: expected 'psnr' or 'mse'")
+        from semcom_ota.baselines.codecs import check_rate_quality
+
+        check_rate_quality(self.rate_quality)
         if isinstance(self.draws, bool) or not isinstance(self.draws, (int, np.integer)) or not 1 <= self.draws <= 1000:
             raise ValueError(f"draws={self.draws!r}: expected an int in 1..1000 (channel realisations per image)")
 
@@ -207,7 +208,8 @@ def evaluate_image(cfg: ImageEvalConfig, images: list[tuple[str, np.ndarray]]) -
         tx_snr = snr - cfg.tx_snr_offset_db
         if scheme == "ideal-separation":
             outs = [ideal_separation_image(img, budget, tx_snr, codec="avif", channel=cfg.channel,
-                                           rng=np.random.default_rng([cfg.seed, int(round(snr * 100)) % 2**32, i]))[0]
+                                           rng=np.random.default_rng([cfg.seed, int(round(snr * 100)) % 2**32, i]),
+                                           quality=cfg.rate_quality)[0]
                     for i, (_, img) in enumerate(images * reps)]
         else:
             codec = codecs_[scheme]
