@@ -27,6 +27,7 @@ import time
 import numpy as np
 from scipy.fft import dctn, idctn
 
+from semcom_ota.baselines.codecs import image_quality
 from semcom_ota.baselines.image_codecs import RateSearch, decompress_image
 from semcom_ota.baselines.mcs import select_mcs
 
@@ -71,10 +72,6 @@ def linear_refinement(residual: np.ndarray, n_complex: int, snr_db: float, rng: 
     return from_chunks(est, shape)
 
 
-def psnr(ref: np.ndarray, est: np.ndarray) -> float:
-    return float(10 * np.log10(255.0 ** 2 / np.mean((np.clip(est, 0, 255) - ref) ** 2)))
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--assumed-db", default="5,10,15", help="SNRs (dB) the TX plans for")
@@ -107,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 base = decompress_image(comp.data, args.codec, grey=False).astype(np.float64) if comp.fits else np.full_like(ref, 128)
                 for j, t in enumerate((s, s + args.offset_db)):
                     est = base + (linear_refinement(ref - base, k - n_b, t, rng) if f else 0.0)
-                    q[i, j] = psnr(ref, est)
+                    q[i, j] = image_quality(ref, np.clip(est, 0, 255), "psnr")
             m = q.mean(axis=0)
             cells.append(f"{m[0]:6.2f} / {m[1]:6.2f}")
         print(f"{s:>5g} " + " ".join(f"{c:>15}" for c in cells), flush=True)
