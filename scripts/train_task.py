@@ -10,6 +10,7 @@ Stages (each skips when its output exists, unless --force; checkpoints under che
   teacher       train the large teacher CNN                 -> checkpoints/task/teacher.safetensors
   store         run the teacher ONCE over the train split, store top-k logits (fp16 + uint8 idx,
                 tail log-sum-exp) and int8 features          -> checkpoints/task/teacher_store.safetensors
+                (--teacher-views 2, the default: soft labels averaged over the image and its mirror)
   student       distil the student codec from the store through the channel twin (AWGN + Rayleigh,
                 0-20 dB, tier truncation, IB rate term)     -> models/task_fmnist.safetensors + card
   teacher-jscc  same JSC layers on the frozen teacher       -> models/teacher_jscc.safetensors + card
@@ -213,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=None, help="cap steps per epoch (smoke runs only)")
     ap.add_argument("--limit-items", type=int, default=None,
                     help="keep the first N items of the train and val splits (smoke runs only)")
+    ap.add_argument("--teacher-views", type=int, choices=(1, 2), default=T.TEACHER_VIEWS,
+                    help="views the teacher's soft labels average over, for the store and the online baseline "
+                         "(1: the image; 2: + its mirror image, default)")
     ap.add_argument("--beta", type=float, default=T.SystemConfig.beta, help="information-bottleneck weight")
     ap.add_argument("--data-dir", type=Path, default=None,
                     help="folder of the Fashion-MNIST IDX .gz files (default $SEMCOM_FASHION_MNIST_DIR or the Debian path)")
@@ -293,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             if store_p.is_file() and not args.force:
                 log.info("store: %s exists, skipping", store_p)
                 continue
-            done("store", T.build_store(teacher_w, store_p, device=device))
+            done("store", T.build_store(teacher_w, store_p, device=device, views=args.teacher_views))
         elif stage in ("student", "teacher-jscc"):
             name = "task_fmnist" if stage == "student" else "teacher_jscc"
             out = models / f"{name}.safetensors"
@@ -359,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
             system = TaskSystem("student", arch=args.arch).to(device)
             cfg = system_cfg(fraction=0.25)
             teacher = T.load_teacher(teacher_w, device)
-            summary = T.train_system(system, ck / "student_online25.pt", cfg, T.online_targets(teacher, amp=args.amp),
+            summary = T.train_system(system, ck / "student_online25.pt", cfg,
+                                     T.online_targets(teacher, amp=args.amp, views=args.teacher_views),
                                      desc="online25")
             summary["val_accuracy_10db_awgn"] = T.val_accuracy(system, 10.0)
             T.save_system(system, out, {"fraction": "0.25", "targets": "online"})
