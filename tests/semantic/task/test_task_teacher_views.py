@@ -90,3 +90,22 @@ def test_store_and_online_arm_give_the_same_targets(teacher, images, tmp_path, m
         want2 = float((T.teacher_forward(teacher, x, 2)[0].argmax(1).numpy() == labels).mean())
         want1 = float((teacher(x).argmax(1).numpy() == labels).mean())
     assert acc1 == pytest.approx(want1) and acc2 == pytest.approx(want2)
+
+
+def test_whole_run_estimate_charges_the_store_build_both_ways():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("bench_task", Path(__file__).parents[3] / "scripts" / "bench" / "task.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    live = {"batch": 100, "store_n": 1000, "views": 2, "teacher_forward_cpu_s": 20.0, "teacher_forward_steps": 10,
+            "stored": {"cpu_s": 5.0, "steps": 10}, "online": {"cpu_s": 25.0, "steps": 10}}
+    est = bench.full_run_cpu_estimate(live, items=250, epochs=4)  # 3 batches x 4 epochs = 12 steps
+    assert est["steps"] == 12 and est["online_cpu_s"] == pytest.approx(30.0)
+    # no measured build: one live forward (2 s) per batch of the 1000-image store = 20 s
+    assert est["store_build_cpu_s"] == pytest.approx(20.0) and est["stored_cpu_s"] == pytest.approx(6.0 + 20.0)
+    assert est["stored_share_cpu_s"] == pytest.approx(6.0 + 5.0) and est["ratio"] == pytest.approx(30.0 / 26.0)
+    measured = bench.full_run_cpu_estimate(live, items=250, epochs=4, store_build_cpu_s=40.0)
+    assert measured["store_build"] == "measured" and measured["stored_cpu_s"] == pytest.approx(46.0)
+    assert measured["ratio_store_share"] == pytest.approx(30.0 / 16.0)
