@@ -126,6 +126,20 @@ def write_card(path: Path, codec: str, kind: str, weights: Path, training: dict,
     log.info("wrote %s", path)
 
 
+def add_finetune_record(training: dict, record: dict) -> None:
+    """Put a fine-tune round's ``record`` into a card's ``training`` mapping without losing earlier
+    rounds: the first goes to ``training["finetune"]``; later ones make it ``{"round1": ..., "round2": ...}``
+    (a card that already has round keys gets the next one)."""
+    prev = training.get("finetune")
+    if not prev:
+        training["finetune"] = record
+        return
+    rounds = dict(prev) if any(str(k).startswith("round") for k in prev) else {"round1": prev}
+    n = 1 + sum(str(k).startswith("round") for k in rounds)
+    rounds[f"round{n}"] = record
+    training["finetune"] = rounds
+
+
 def finetune(args, models: Path, ck: Path, store_p: Path, device: str, system_cfg, on_device, done) -> None:
     """The ``finetune`` stage: continue the shipped student's distillation from the store (see the
     module docstring); overwrite its weights and card only if it beats the start on validation."""
@@ -175,9 +189,10 @@ def finetune(args, models: Path, ck: Path, store_p: Path, device: str, system_cf
     T.save_system(system, weights, {"epochs": str(card["training"].get("epochs", "")), "device": str(card["training"].get("device", "")),
                                     "finetune_steps": str(summary["best_step"]), "finetune_device": device})
     card["sha256"] = sha256_file(weights)
-    card["training"]["finetune"] = {
+    add_finetune_record(card["training"], {
         "from": f"{weights.name} as it was (sha256 {old_sha[:12]}), trained as above",
-        "targets": f"{store_p.name} (teacher {store_meta.get('teacher', '?')}, built on {store_meta.get('device', 'unrecorded device')})",
+        "targets": f"{store_p.name} (teacher {store_meta.get('teacher', '?')}, {store_meta.get('views', '1')} view(s), "
+                   f"built on {store_meta.get('device', 'unrecorded device')})",
         "device": device, "torch_threads": args.threads,
         "steps_run": summary["steps_run"], "steps_kept": summary["best_step"], "batch": cfg.batch, "lr": cfg.lr,
         "pct_start": cfg.pct_start, "epochs": cfg.epochs, "augment": cfg.augment, "channels": list(cfg.channels),
@@ -186,7 +201,7 @@ def finetune(args, models: Path, ck: Path, store_p: Path, device: str, system_cf
         "selection": "validation split (5000 images): max of min(student - teacher-jscc) at AWGN 0 dB and Rayleigh 0 dB, 64 symbols",
         "val_score_start": round(start_score, 4), "val_score_kept": round(summary["best_score"], 4),
         "val_accuracy_10db_awgn": summary["val_accuracy_10db_awgn"],
-    }
+    })
     card_path.write_text(yaml.safe_dump(card, sort_keys=False, width=110))
     done("finetune", summary)
 

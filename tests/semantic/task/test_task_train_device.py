@@ -96,3 +96,22 @@ def test_pack_outputs_groups_files(tmp_path):
     assert sorted(p.name for p in out) == ["task_ckpt.tar", "task_models.tar", "teacher.safetensors"]
     with tarfile.open(tmp_path / "out" / "task_models.tar") as tar:
         assert sorted(tar.getnames()) == ["task_fmnist.safetensors", "task_fmnist.yaml"]
+
+
+def test_finetune_record_keeps_earlier_rounds():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("train_task_script", Path(__file__).parents[3] / "scripts" / "train_task.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    training: dict = {"epochs": 60}
+    script.add_finetune_record(training, {"steps_run": 1})
+    assert training["finetune"] == {"steps_run": 1}
+    script.add_finetune_record(training, {"steps_run": 2})
+    assert training["finetune"] == {"round1": {"steps_run": 1}, "round2": {"steps_run": 2}}
+    # a card whose rounds were merged by hand (with totals beside them) gets the next round
+    training["finetune"]["total_steps_of_128"] = 3
+    script.add_finetune_record(training, {"steps_run": 3})
+    assert training["finetune"]["round3"] == {"steps_run": 3} and training["finetune"]["total_steps_of_128"] == 3
+    assert training["epochs"] == 60
