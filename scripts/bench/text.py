@@ -46,6 +46,22 @@ def pivot(rows, metric: str) -> str:
     return "\n".join(lines)
 
 
+def gap_table(rows) -> str:
+    """The hybrids' gap to the better of their two schemes per SNR: ``gap [lo95, hi95]`` (paired bootstrap)."""
+    val = {(r.scheme, r.metric, r.snr_db): r.value for r in rows if r.scheme.endswith(":gap")}
+    if not val:
+        return ""
+    snrs = sorted({k[2] for k in val})
+    lines = ["hybrid - max(its two schemes), mean over the messages [paired-bootstrap 95 % interval]"]
+    for scheme in dict.fromkeys(k[0] for k in val):
+        for metric in ("similarity", "bleu"):
+            lines.append(f"{scheme[:-4]} {metric}")
+            for s in snrs:
+                g, lo, hi = (val.get((scheme, f"{metric}_{x}", s), float("nan")) for x in ("gap", "gap_lo95", "gap_hi95"))
+                lines.append(f"  {s:>6g} dB  {g:+.5f}  [{lo:+.5f}, {hi:+.5f}]")
+    return "\n".join(lines)
+
+
 def private_knowledge(n_items: int, snrs: list[float], channel: str) -> None:
     """Semantic codec before/after fine-tuning on KJV: similarity and BLEU on KJV and fortunes test."""
     import numpy as np
@@ -234,6 +250,9 @@ def main() -> None:
           f"(2 CPU cores, no GPU, torch threads 1)\n")
     for metric in ("similarity", "bleu"):
         print(pivot(rows, metric) + "\n")
+    gaps = gap_table(rows)
+    if gaps:
+        print(gaps + "\n")
     extra = [r for r in rows if r.metric in ("llm_weight", "share")]
     if extra:
         print("  ".join(f"{r.scheme} {r.snr_db:g} dB {r.metric}={r.value:.3g}" for r in extra) + "\n")

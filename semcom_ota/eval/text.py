@@ -67,7 +67,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from semcom_ota.eval.text_metrics import sentence_bleu
+from semcom_ota.eval.text_metrics import gap_to_better, sentence_bleu
 from semcom_ota.progress import progress
 from semcom_ota.results import ResultRow
 from semcom_ota.seeding import make_rng, seed_everything
@@ -304,6 +304,19 @@ def _rows(scheme: str, cfg: TextEvalConfig, snr: float, n: int, scores: tuple[np
             ResultRow("text", scheme, chan, float(snr), int(n), "similarity", float(np.mean(sim)), len(sim))]
 
 
+def _gap_rows(scheme: str, cfg: TextEvalConfig, snr: float, n: int, chosen: tuple[np.ndarray, np.ndarray],
+              a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> list[ResultRow]:
+    """``{scheme}:gap`` rows: a per-message choice minus the better of its two schemes (mean over the
+    messages), BLEU and similarity, with the paired-bootstrap 95 % interval (``*_gap_lo95`` / ``*_gap_hi95``)."""
+    rows = []
+    for k, metric in enumerate(("bleu", "similarity")):
+        gap, lo, hi = gap_to_better(chosen[k], a[k], b[k], seed=cfg.seed + int(round(snr * 10)) % 997)
+        for suffix, v in (("gap", gap), ("gap_lo95", lo), ("gap_hi95", hi)):
+            rows.append(ResultRow("text", f"{scheme}:gap", cfg.channel, float(snr), int(n), f"{metric}_{suffix}",
+                                  v, len(chosen[k])))
+    return rows
+
+
 def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
     """Run every scheme of ``cfg`` at every SNR; returns the result rows."""
     from semcom_ota.semantic.rag.decoder import RagConfig, RagDecoder, read_rag_config
@@ -461,7 +474,7 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
                                       float(llm_w), cfg.llm_val_items if cfg.llm_weight is None else 0))
             if "semantic+rag" in schemes:
                 rows += _rows("semantic+rag:stale-local", cfg, snr, n, score(stale), in_idx)
-                sc = score(out)
+                sc = sc_rag = score(out)
                 rows += _rows("semantic+rag", cfg, snr, n, sc)
                 rows += _rows("semantic+rag:in-base", cfg, snr, n, sc, in_idx)
                 rows += _rows("semantic+rag:out-of-base", cfg, snr, n, sc, out_idx)
@@ -488,27 +501,34 @@ def evaluate_text(cfg: TextEvalConfig) -> list[ResultRow]:
             dig = DigitalTextScheme(codec="brotli")
             sent = [dig.transmit(r, n, snr, cfg.channel, rng) for r in refs]
             hyps_d = [h for h, _ in sent]
-            sc = score(hyps_d)
+            sc = sc_brotli = score(hyps_d)
             for name in digital_names:  # rows under the name asked for ("digital" or its old name)
                 rows += _rows(name, cfg, snr, n, sc)
             if "hybrid-brotli" in schemes:
                 info = [i for _, i in sent]
                 pick = hybrid_choice(q_sem, info, prefix_similarities(refs, info, lam), cfg.hybrid_margin)
-                rows += _rows("hybrid-brotli", cfg, snr, n, score([hd if p else hs for hd, hs, p in zip(hyps_d, out, pick)]))
+                sc = score([hd if p else hs for hd, hs, p in zip(hyps_d, out, pick)])
+                rows += _rows("hybrid-brotli", cfg, snr, n, sc)
                 rows.append(ResultRow("text", "hybrid-brotli", cfg.channel, float(snr), n, "digital_share",
                                       float(pick.mean()), len(pick)))
+                if "semantic+rag" in schemes and digital_names:
+                    rows += _gap_rows("hybrid-brotli", cfg, snr, n, sc, sc_rag, sc_brotli)
         if "digital-llm" in schemes or "hybrid" in schemes:
             sent = [llm_codec.transmit(r, n, snr, cfg.channel, rng)
                     for r in progress(refs, desc=f"digital-llm {snr:g} dB", unit="sent", leave=False)]
             hyps_l = [h for h, _ in sent]
             if "digital-llm" in schemes:
-                rows += _rows("digital-llm", cfg, snr, n, score(hyps_l))
+                sc_llm = score(hyps_l)
+                rows += _rows("digital-llm", cfg, snr, n, sc_llm)
             if "hybrid" in schemes:
                 info = [i for _, i in sent]
                 pick = hybrid_choice(q_sem, info, prefix_similarities(refs, info, lam), cfg.hybrid_margin)
-                rows += _rows("hybrid", cfg, snr, n, score([hl if p else hs for hl, hs, p in zip(hyps_l, out, pick)]))
+                sc = score([hl if p else hs for hl, hs, p in zip(hyps_l, out, pick)])
+                rows += _rows("hybrid", cfg, snr, n, sc)
                 rows.append(ResultRow("text", "hybrid", cfg.channel, float(snr), n, "digital_share",
                                       float(pick.mean()), len(pick)))
+                if "semantic+rag" in schemes and "digital-llm" in schemes:
+                    rows += _gap_rows("hybrid", cfg, snr, n, sc, sc_rag, sc_llm)
         if "ideal-separation" in schemes:
             hyps_i = [ideal_separation_text(r, n, snr, cfg.channel, rng) for r in refs]
             rows += _rows("ideal-separation", cfg, snr, n, score(hyps_i))

@@ -114,3 +114,28 @@ def text_scores(hyps: Sequence[str], refs: Sequence[str], lam=None) -> dict[str,
         "token_acc": float(token_accuracy(hyps, refs).mean()),
         "similarity": float(similarity(hyps, refs, lam).mean()),
     }
+
+
+def gap_to_better(chosen: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int = 2000,
+                  seed: int = 0) -> tuple[float, float, float]:
+    """How far a per-message choice between two schemes lands from the better of them, with a paired
+    bootstrap 95 % interval.
+
+    ``chosen``, ``a``, ``b``: per-message scores ``[N]`` of the same messages (e.g. similarity of the
+    hybrid, semantic+rag and digital-llm). The gap is ``mean(chosen) - max(mean(a), mean(b))``; the
+    interval resamples the messages (the same indices for the three arrays, ``n_boot`` times) and
+    takes the 2.5 / 97.5 percentiles of the resampled gaps. Returns ``(gap, lo, hi)``.
+    """
+    arrs = [np.asarray(x, float) for x in (chosen, a, b)]
+    n = len(arrs[0])
+    if n == 0 or any(x.shape != (n,) for x in arrs):
+        raise ValueError(f"gap_to_better: expected three non-empty 1-D arrays of one length, got shapes "
+                         f"{[x.shape for x in arrs]}")
+    if n_boot < 1:
+        raise ValueError(f"gap_to_better: n_boot={n_boot}, expected >= 1")
+    gap = float(arrs[0].mean() - max(arrs[1].mean(), arrs[2].mean()))
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    c, x, y = (v[idx].mean(axis=1) for v in arrs)
+    boot = c - np.maximum(x, y)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return gap, float(lo), float(hi)

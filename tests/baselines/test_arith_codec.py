@@ -155,3 +155,6 @@ def test_eval_hybrid_switches_by_snr(tmp_path, web_test):
     assert got[("hybrid", 20.0, "similarity")] == got[("digital-llm", 20.0, "similarity")]
     assert got[("hybrid", -5.0, "similarity")] == got[("semantic+rag", -5.0, "similarity")] > 0
     assert ("hybrid-brotli", 20.0, "digital_share") in got
+    for snr in (-5.0, 20.0):  # it sent the better scheme's frame for every message: no gap, no spread
+        for metric in ("similarity", "bleu"):
+            assert [got[("hybrid:gap", snr, f"{metric}_{k}")] for k in ("gap", "gap_lo95", "gap_hi95")] == [0, 0, 0]

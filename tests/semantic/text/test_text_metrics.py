@@ -45,3 +45,26 @@ def test_exact_match_and_token_accuracy():
     assert list(exact_match([REF.lower(), HYP], [REF, REF])) == [1.0, 0.0]
     # positions: the cat sat/is on the mat . -> 5 of 7 reference words
     assert token_accuracy([HYP], [REF])[0] == pytest.approx(5 / 7)
+
+
+def test_gap_to_better_measures_the_choice_against_the_better_scheme():
+    import numpy as np
+
+    from semcom_ota.eval.text_metrics import gap_to_better
+
+    a = np.array([0.9, 0.8, 1.0, 0.7])  # better on average (0.85)
+    b = np.array([0.0, 1.0, 1.0, 0.0])  # 0.5
+    poor = np.array([0.1, 0.0, 0.2, 0.1])
+    assert gap_to_better(a, a, poor) == (0.0, 0.0, 0.0)  # always the clearly better scheme: no gap, no spread
+    g, lo, hi = gap_to_better(a, a, b, n_boot=500)  # the better scheme is uncertain on 4 messages: the
+    assert g == 0.0 and lo < 0.0 == hi              # interval says so (resamples where b wins)
+    best = np.maximum(a, b)  # the oracle per-message choice: +0.05, the interval stays above 0
+    g, lo, hi = gap_to_better(best, a, b, n_boot=500)
+    assert g == pytest.approx(0.05) and 0.0 <= lo <= g <= hi
+    worst = np.minimum(a, b)
+    g, lo, hi = gap_to_better(worst, a, b, n_boot=500)
+    assert g == pytest.approx(0.45 - 0.85) and lo <= g <= hi <= 0
+    with pytest.raises(ValueError, match="one length"):
+        gap_to_better(a, a, b[:3])
+    with pytest.raises(ValueError, match="n_boot"):
+        gap_to_better(a, a, b, n_boot=0)
