@@ -3,9 +3,9 @@
 both trained from scratch on the same photos for the same CPU time, on the same AWGN twin.
 
     .venv/bin/python scripts/bench/image_peer.py prep                 # training pool + test photos -> checkpoints/peer/
-    .venv/bin/python scripts/bench/image_peer.py train-ours --cpu-minutes 12
+    .venv/bin/python scripts/bench/image_peer.py train-ours --cpu-minutes 12   # --arch plain: PlainJSCC instead
     .venv/bin/python scripts/bench/image_peer.py train-peer --cbr 1/12 --cpu-minutes 12   # runs under .peer-venv
-    .venv/bin/python scripts/bench/image_peer.py eval                 # the side-by-side table
+    .venv/bin/python scripts/bench/image_peer.py eval                 # the side-by-side table (every ours-checkpoint)
     .venv/bin/python scripts/bench/image_peer.py all --cpu-minutes 12  # all of the above, one after the other
 
 Training recipe (both models): the code of :mod:`semcom_ota.train.image` — random 64×64 crops of the
@@ -15,6 +15,12 @@ comparison ours trains on AWGN only and without side images (the shipped card mi
 per-subcarrier fading and side images in); it keeps its random truncation (one model for every k/n),
 while the peer is one model per k/n (its design: ``num_transmitted_filters`` = c fixes the ratio,
 k/n = c/96 at its ×4 downsampling, so c = 8 for 1/12 and c = 4 for 1/24; :func:`peer_filters`).
+
+Ours is ``--arch resaf`` (default: ``ImageJSCC`` width 64, as ``models/image_semantic.yaml``;
+checkpoint ``ours.pt``) or ``--arch plain`` (``PlainJSCC`` width 48, 8 complex channels of k/n 1/48,
+as ``models/image_semantic_plain.yaml``; checkpoint ``ours_plain.pt``), built by :func:`ours_model`
+from :data:`OURS_ARCHS`. ``eval`` shows a column for every ours-checkpoint present (``--arch`` names
+one that must be there).
 
 Budget: CPU seconds of the training process (``time.process_time()``, one torch thread), counted
 over the training steps only (pool loading excluded for both), saved in the checkpoint so a resumed
@@ -64,6 +70,9 @@ SIZE = 128
 CROP, BATCH, LR, LR_FINAL = 64, 16, 1e-3, 1e-4  # semcom_ota.train.image defaults
 SNR_MIN_DB, SNR_MAX_DB = 0.0, 20.0
 CKPT_EVERY_S = 60.0  # CPU seconds between checkpoints
+# ours: --arch -> (checkpoint name, model card ``architecture``), as the shipped cards of each arch
+OURS_ARCHS = {"resaf": ("ours", {"width": 64, "n_complex": 32, "group": 4}),
+              "plain": ("ours_plain", {"arch": "plain", "width": 48, "n_complex": 8, "group": 1})}
 
 
 # --------------------------------------------------------------------------- budget accounting
@@ -127,6 +136,20 @@ def peer_filters(cbr: Fraction) -> int:
 
 def tag(cbr: Fraction) -> str:
     return f"{cbr.numerator}-{cbr.denominator}"
+
+
+def ours_arch(arch: str) -> tuple[str, dict]:
+    """``--arch`` -> (checkpoint name, card ``architecture`` mapping); an unknown arch is refused."""
+    if arch not in OURS_ARCHS:
+        raise ValueError(f"arch={arch!r}: expected one of {sorted(OURS_ARCHS)}")
+    return OURS_ARCHS[arch]
+
+
+def ours_model(arch: str = "resaf") -> torch.nn.Module:
+    """Our untrained network for ``--arch`` (``ImageJSCC`` for resaf, ``PlainJSCC`` for plain)."""
+    from semcom_ota.semantic.image.model import build_image_model
+
+    return build_image_model(**ours_arch(arch)[1])
 
 
 # --------------------------------------------------------------------------- peer (runs in .peer-venv)
@@ -203,23 +226,20 @@ def load_pool(path: Path) -> list[tuple[int, np.ndarray]]:
         return [(int(levels[i]), d[f"img{i}"]) for i in range(len(levels))]
 
 
-def train(which: str, cbr: Fraction | None, cpu_minutes: float, seed: int = 0, out: Path = OUT) -> Path:
-    """Train ``which`` = ``"ours"`` (ImageJSCC, random truncation) or ``"peer"`` (pykaira DeepJSCC at
-    ``cbr``) until ``cpu_minutes`` of process CPU time are spent; resumes from its checkpoint."""
+def train(which: str, cbr: Fraction | None, cpu_minutes: float, seed: int = 0, out: Path = OUT,
+          arch: str = "resaf") -> Path:
+    """Train ``which`` = ``"ours"`` (:func:`ours_model` of ``arch``, random truncation) or ``"peer"``
+    (pykaira DeepJSCC at ``cbr``) until ``cpu_minutes`` of process CPU time are spent; resumes from
+    its checkpoint."""
     from semcom_ota.channel.twin import ChannelTwin
     from semcom_ota.progress import progress
     from semcom_ota.train.image import random_crops, to_tensor
 
     torch.set_num_threads(1)
-    name = "ours" if which == "ours" else f"peer_{tag(cbr)}"
+    name = ours_arch(arch)[0] if which == "ours" else f"peer_{tag(cbr)}"
     ckpt = out / f"{name}.pt"
     pool = load_pool(out / "train_pool.npz")
-    if which == "ours":
-        from semcom_ota.semantic.image.model import ImageJSCC
-
-        model = ImageJSCC(width=64, n_complex=32, group=4)
-    else:
-        model = PeerDeepJSCC(peer_filters(cbr))
+    model = ours_model(arch) if which == "ours" else PeerDeepJSCC(peer_filters(cbr))
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     step, before, log = 0, 0.0, []
     torch.manual_seed(seed)
@@ -245,7 +265,8 @@ def train(which: str, cbr: Fraction | None, cpu_minutes: float, seed: int = 0, o
     last_ck = last_bar = budget.spent()
     ema = float("nan")
     model.train()
-    n_groups = 32 // 4
+    group = getattr(model, "group", 1)
+    n_groups = getattr(model, "n_complex", 1) // group
     while not budget.done():
         for g in opt.param_groups:
             g["lr"] = cosine_lr(budget.fraction())
@@ -253,7 +274,7 @@ def train(which: str, cbr: Fraction | None, cpu_minutes: float, seed: int = 0, o
         x = to_tensor(crops)
         snr = torch.from_numpy(rng.uniform(SNR_MIN_DB, SNR_MAX_DB, BATCH).astype(np.float32))
         if which == "ours":
-            m = 4 * int(rng.integers(1, n_groups + 1))
+            m = group * int(rng.integers(1, n_groups + 1))
             z = model.encode(x, snr, m)
             z_hat, nv = twin(z.reshape(BATCH, -1), snr)
             nv = torch.as_tensor(nv, dtype=torch.float32)
@@ -341,18 +362,19 @@ def prep(out: Path = OUT) -> None:
     print(f"wrote {out}/train_pool.npz ({len(pool)} pool images), test_photos.npz ({len(images)} photos)")
 
 
-def write_ours_card(out: Path = OUT) -> Path:
-    """Our trained checkpoint -> a model card + safetensors that ``ImageSemanticCodec`` loads."""
+def write_ours_card(out: Path = OUT, arch: str = "resaf") -> Path:
+    """Our trained checkpoint of ``arch`` -> a model card + safetensors that ``ImageSemanticCodec`` loads."""
     import yaml
     from safetensors.torch import save_file
 
-    st = torch.load(out / "ours.pt", map_location="cpu", weights_only=True)
-    save_file({k: v.contiguous() for k, v in st["model"].items()}, str(out / "ours.safetensors"))
-    card = {"codec": "image-semantic", "weights": "ours.safetensors",
-            "architecture": {"width": 64, "n_complex": 32, "group": 4}, "default_shape": [SIZE, SIZE, 3],
+    name, architecture = ours_arch(arch)
+    st = torch.load(out / f"{name}.pt", map_location="cpu", weights_only=True)
+    save_file({k: v.contiguous() for k, v in st["model"].items()}, str(out / f"{name}.safetensors"))
+    card = {"codec": "image-semantic", "weights": f"{name}.safetensors",
+            "architecture": dict(architecture), "default_shape": [SIZE, SIZE, 3],
             "notes": f"scripts/bench/image_peer.py: AWGN only, no side images, {int(st['step'])} steps, "
                      f"{st['cpu_s']:.0f} CPU-s on 1 thread"}
-    path = out / "ours.yaml"
+    path = out / f"{name}.yaml"
     path.write_text(yaml.safe_dump(card, sort_keys=False))
     return path
 
@@ -386,36 +408,47 @@ def eval_peer(cbr: Fraction, snrs: tuple[float, ...], images, seed: int, peer_py
     return {snr: float(np.mean(psnr_db(ref, rec[i]))) for i, snr in enumerate(snrs)}
 
 
-def evaluate(cbrs: list[Fraction], snrs: tuple[float, ...], seed: int, peer_python: Path, out: Path = OUT) -> str:
+def evaluate(cbrs: list[Fraction], snrs: tuple[float, ...], seed: int, peer_python: Path, out: Path = OUT,
+             arch: str = "resaf") -> str:
+    """The table per k/n: peer, one ``ours`` column per ours-checkpoint present (``arch``'s must be),
+    the shipped card, and each minus the peer. Also writes ``results.json``."""
     from semcom_ota.eval.image import load_eval_images
 
+    if not (out / f"{ours_arch(arch)[0]}.pt").is_file():
+        raise FileNotFoundError(f"{out / ours_arch(arch)[0]}.pt: not found (run train-ours --arch {arch} first)")
     images = load_eval_images("photos", size=SIZE)
-    card = write_ours_card(out)
-    ours_st = torch.load(out / "ours.pt", map_location="cpu", weights_only=True)
+    archs = [a for a in OURS_ARCHS if (out / f"{OURS_ARCHS[a][0]}.pt").is_file()]
+    cards = {a: write_ours_card(out, a) for a in archs}
+    ours_st = {a: torch.load(out / f"{OURS_ARCHS[a][0]}.pt", map_location="cpu", weights_only=True) for a in archs}
+    cols = [f"ours-{a}" for a in archs] + ["shipped"]
+    net = {"resaf": "ImageJSCC width 64", "plain": "PlainJSCC width 48"}
     lines, results = [], {}
     for cbr in cbrs:
         ck = out / f"peer_{tag(cbr)}.pt"
         peer = eval_peer(cbr, snrs, images, seed, peer_python, out) if ck.is_file() else {}
         peer_st = torch.load(ck, map_location="cpu", weights_only=True) if ck.is_file() else None
-        ours = eval_ours(card, float(cbr), snrs, images, seed)
-        shipped = eval_ours(None, float(cbr), snrs, images, seed)
+        res = {f"ours-{a}": eval_ours(cards[a], float(cbr), snrs, images, seed) for a in archs}
+        res["shipped"] = eval_ours(None, float(cbr), snrs, images, seed)
         k = int(round(float(cbr) * SIZE * SIZE * 3))
         peer_h = (f"pykaira DeepJSCC c={peer_filters(cbr)}: {peer_st['step']} steps, {peer_st['cpu_s']:.0f} CPU-s"
                   if peer_st else "pykaira DeepJSCC: not trained at this k/n")
         lines += [f"\nPSNR dB | AWGN twin | k/n = {cbr} ({k} channel uses per {SIZE}x{SIZE}) | {len(images)} test photos",
-                  f"  peer     = {peer_h}",
-                  f"  ours     = ImageJSCC, same recipe, AWGN only, no side images: {ours_st['step']} steps, {ours_st['cpu_s']:.0f} CPU-s",
-                  "  shipped  = models/image_semantic.yaml (2685 CPU-s on 1 thread + 362 s on an H100; AWGN/Rayleigh/"
+                  f"  peer        = {peer_h}"]
+        lines += [f"  {'ours-' + a:<11} = {net[a]}, same recipe, AWGN only, no side images: {ours_st[a]['step']} steps, "
+                  f"{ours_st[a]['cpu_s']:.0f} CPU-s" for a in archs]
+        lines += ["  shipped     = models/image_semantic.yaml (2685 CPU-s on 1 thread + 362 s on an H100; AWGN/Rayleigh/"
                   "subcarrier mix, side images)",
-                  f"{'SNR dB':>7} {'peer':>8} {'ours':>8} {'shipped':>8} {'ours-peer':>10} {'shipped-peer':>13}"]
+                  f"{'SNR dB':>7} {'peer':>8}" + "".join(f" {c:>11}" for c in cols) + "".join(f" {c + '-peer':>16}" for c in cols)]
         for snr in snrs:
             p = peer.get(snr, float("nan"))
-            lines.append(f"{snr:>7g} {p:>8.2f} {ours[snr]:>8.2f} {shipped[snr]:>8.2f} {ours[snr] - p:>10.2f} {shipped[snr] - p:>13.2f}")
-        results[str(cbr)] = {"snr_db": list(snrs), "peer": [peer.get(s) for s in snrs], "ours": [ours[s] for s in snrs],
-                             "shipped": [shipped[s] for s in snrs],
+            lines.append(f"{snr:>7g} {p:>8.2f}" + "".join(f" {res[c][snr]:>11.2f}" for c in cols)
+                         + "".join(f" {res[c][snr] - p:>16.2f}" for c in cols))
+        results[str(cbr)] = {"snr_db": list(snrs), "peer": [peer.get(s) for s in snrs],
+                             **{c: [res[c][s] for s in snrs] for c in cols},
                              "peer_steps": peer_st["step"] if peer_st else None,
                              "peer_cpu_s": peer_st["cpu_s"] if peer_st else None,
-                             "ours_steps": ours_st["step"], "ours_cpu_s": ours_st["cpu_s"]}
+                             **{f"ours-{a}_steps": ours_st[a]["step"] for a in archs},
+                             **{f"ours-{a}_cpu_s": ours_st[a]["cpu_s"] for a in archs}}
     (out / "results.json").write_text(json.dumps(results, indent=1))
     return "\n".join(lines)
 
@@ -427,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--snr-db", default="0,5,10,15,20")
     ap.add_argument("--cpu-minutes", type=float, default=12.0, help="CPU-time budget per model (process time, 1 thread)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--arch", choices=sorted(OURS_ARCHS), default="resaf",
+                    help="our network (train-ours/eval/all): resaf = ImageJSCC, plain = PlainJSCC width 48")
     ap.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -437,13 +472,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd in ("prep", "all"):
         prep()
     if args.cmd in ("train-ours", "all"):
-        train("ours", None, args.cpu_minutes, args.seed)
+        train("ours", None, args.cpu_minutes, args.seed, arch=args.arch)
     if args.cmd in ("train-peer", "all"):
         for c in cbrs:
             run_peer(["peer-train", "--cbr", str(c), "--cpu-minutes", str(args.cpu_minutes), "--seed", str(args.seed)],
                      args.peer_python)
     if args.cmd in ("eval", "all"):
-        print(evaluate(cbrs, snrs, args.seed, args.peer_python))
+        print(evaluate(cbrs, snrs, args.seed, args.peer_python, arch=args.arch))
     if args.cmd == "peer-train":
         for c in cbrs:
             train("peer", c, args.cpu_minutes, args.seed)

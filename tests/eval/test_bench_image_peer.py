@@ -84,3 +84,19 @@ def test_peer_model_symbol_count_and_power(peer, tmp_path):
                          capture_output=True, text=True, check=True, timeout=300).stdout.split("\n")[-2]
     assert out.startswith("(2, 4096)") and out.endswith("(2, 3, 128, 128)")
     assert abs(float(out.split()[2]) - 1.0) < 1e-3
+
+
+def test_ours_arch_builds_the_shipped_cards_networks(peer):
+    """--arch plain: PlainJSCC width 48 (as models/image_semantic_plain.yaml), own checkpoint name;
+    resaf unchanged; an unknown arch is refused."""
+    from semcom_ota.semantic.image.model import ImageJSCC, PlainJSCC
+
+    plain = peer.ours_model("plain")
+    assert isinstance(plain, PlainJSCC) and (plain.width, plain.n_complex, plain.group) == (48, 8, 1)
+    resaf = peer.ours_model("resaf")
+    assert isinstance(resaf, ImageJSCC) and (resaf.n_complex, resaf.group) == (32, 4)
+    assert peer.ours_arch("resaf")[0] == "ours" and peer.ours_arch("plain")[0] == "ours_plain"
+    with pytest.raises(ValueError, match="arch='wide'.*expected one of"):
+        peer.ours_model("wide")
+    with pytest.raises(SystemExit):
+        peer.main(["eval", "--arch", "wide"])
