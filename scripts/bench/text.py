@@ -39,7 +39,9 @@ def pivot(rows, metric: str) -> str:
     snrs = sorted({r.snr_db for r in rows})
     val = {(r.scheme, r.snr_db): r.value for r in rows if r.metric == metric}
     w = max(len(s) for s in schemes) + 1
-    lines = [f"{metric} (n={rows[0].n_items} per cell; channel uses {rows[0].channel_uses}, {rows[0].channel})",
+    n = max(r.n_items for r in rows if r.metric == metric)  # the :in-base / :out-of-base rows hold half
+    lines = [f"{metric} (n={n} messages per cell, halves in the :in-base / :out-of-base rows; channel uses "
+             f"{rows[0].channel_uses}, {rows[0].channel})",
              "scheme".ljust(w) + "".join(f"{s:>8g}dB" for s in snrs)]
     for sc in schemes:
         lines.append(sc.ljust(w) + "".join(f"{val.get((sc, s), float('nan')):>10.3f}" for s in snrs))
